@@ -1,0 +1,417 @@
+//! The command line: `serve`, `user`, `app-password` and `check`.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, anyhow, bail};
+use clap::{Args, Parser, Subcommand};
+
+use crate::accounts;
+use crate::auth::{self, Authenticator};
+use crate::config::{Config, FileConfig, Overrides};
+use crate::dav::Dav;
+use crate::server::{self, App, Listener, tls};
+use crate::store::sqlite::{SqliteStore, StoreOptions};
+use crate::store::{Store, StoreError};
+
+/// Skjold: a CalDAV and CardDAV server for calendars, tasks and contacts.
+#[derive(Debug, Parser)]
+#[command(name = "skjold", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Folder holding the database (created if missing).
+    #[arg(long, global = true, env = "SKJOLD_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Configuration file (TOML); command-line flags take precedence.
+    #[arg(long, global = true, env = "SKJOLD_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server. On first start it creates the account "admin" and prints its password.
+    Serve(ServeArgs),
+    /// Manage user accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage per-device passwords of a user.
+    #[command(subcommand, name = "app-password")]
+    AppPassword(AppPasswordCommand),
+    /// Check the configuration, the database and the TLS files, and report what was found.
+    Check,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct ServeArgs {
+    /// Address and port to listen on.
+    #[arg(long, env = "SKJOLD_LISTEN", value_name = "ADDR:PORT")]
+    pub listen: Option<String>,
+    /// TLS certificate chain (PEM).
+    #[arg(long, env = "SKJOLD_TLS_CERT", value_name = "PEM", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(long, env = "SKJOLD_TLS_KEY", value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// The address clients use to reach the server, when it differs (reverse proxy).
+    #[arg(long, env = "SKJOLD_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user with a calendar and an address book.
+    Add {
+        name: String,
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long, value_name = "TEXT")]
+        display_name: Option<String>,
+        /// Read the password as one line from standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Change a user's password.
+    Passwd {
+        name: String,
+        /// Read the password as one line from standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List users.
+    List,
+    /// Stop a user from logging in (data is kept).
+    Disable { name: String },
+    /// Allow a disabled user to log in again.
+    Enable { name: String },
+    /// Delete a user and all of the user's data, irrevocably.
+    Delete {
+        name: String,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AppPasswordCommand {
+    /// Create a password for one device; it is printed once.
+    Add { user: String, label: String },
+    /// List a user's app passwords.
+    List { user: String },
+    /// Revoke an app password.
+    Revoke { user: String, label: String },
+}
+
+/// Runs the command line; the process exits with an error on `Err`.
+pub fn run(cli: Cli) -> Result<()> {
+    let file = match &cli.config {
+        Some(path) => FileConfig::load(path).map_err(|e| anyhow!(e))?,
+        None => FileConfig::default(),
+    };
+    let serve_args = match &cli.command {
+        Command::Serve(a) => Some(a),
+        _ => None,
+    };
+    let overrides = Overrides {
+        data_dir: cli.data_dir.clone(),
+        listen: serve_args.and_then(|a| a.listen.clone()),
+        public_url: serve_args.and_then(|a| a.public_url.clone()),
+        tls_cert: serve_args.and_then(|a| a.tls_cert.clone()),
+        tls_key: serve_args.and_then(|a| a.tls_key.clone()),
+    };
+    let config = Config::resolve(file, overrides).map_err(|e| anyhow!("configuration: {e}"))?;
+    init_logging(&config.log);
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Serve(_) => serve(config).await,
+            Command::User(cmd) => user(&config, cmd).await,
+            Command::AppPassword(cmd) => app_password(&config, cmd).await,
+            Command::Check => check(&config).await,
+        }
+    })
+}
+
+fn init_logging(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
+}
+
+fn open_store(config: &Config) -> Result<Arc<SqliteStore>> {
+    create_private_dir(&config.data_dir)?;
+    let path = config.database_path();
+    let store =
+        SqliteStore::open(&path, StoreOptions { default_quota: config.dav.default_quota, readers: 4 })
+            .with_context(|| format!("opening the database {}", path.display()))?;
+    Ok(Arc::new(store))
+}
+
+/// Creates the data folder readable by its owner only.
+fn create_private_dir(dir: &std::path::Path) -> Result<()> {
+    if dir.exists() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("creating the data folder {}", dir.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("restricting {}", dir.display()))?;
+    }
+    Ok(())
+}
+
+async fn serve(config: Config) -> Result<()> {
+    let store = open_store(&config)?;
+    let dyn_store: Arc<dyn Store> = store.clone();
+    if dyn_store.list_principals().await?.is_empty() {
+        let password = auth::generate_password();
+        accounts::create_user(dyn_store.as_ref(), "admin", &password, Some("Administrator".into()), None)
+            .await?;
+        println!("Created the account \"admin\" with the password: {password}");
+        println!("This password is shown only once. Change it with: skjold user passwd admin");
+    }
+
+    let certificates = match &config.tls {
+        Some((cert, key)) => Some(Arc::new(tls::CertificateStore::open(cert, key)?)),
+        None => None,
+    };
+    let tls_config = certificates.clone().map(tls::server_config).transpose()?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let bound = listener.local_addr()?;
+    if tls_config.is_none() && !bound.ip().is_loopback() {
+        tracing::warn!(
+            "serving plain HTTP on {bound}: passwords cross the network unencrypted. Use --tls-cert/--tls-key, or a reverse proxy with TLS."
+        );
+    }
+    let dav = Dav::new(dyn_store.clone(), config.dav.clone());
+    let auth =
+        Authenticator::new(dyn_store, std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2));
+    let app = Arc::new(App::new(dav, auth, config.server.clone()));
+
+    if let Some(certificates) = certificates {
+        tokio::spawn(reload_on_hangup(certificates));
+    }
+    println!("Skjold is listening on {}", config.client_url(bound));
+    println!("Give this address, a user name and its password to your calendar and contacts apps.");
+    let _ = std::io::stdout().flush();
+    server::serve(app, Listener { listener, tls: tls_config }, shutdown_signal()).await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => return std::future::pending().await,
+        };
+        tokio::select! {
+            _ = term.recv() => {},
+            _ = tokio::signal::ctrl_c() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+async fn reload_on_hangup(certificates: Arc<tls::CertificateStore>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hangup) = signal(SignalKind::hangup()) else { return };
+        while hangup.recv().await.is_some() {
+            match certificates.reload() {
+                Ok(()) => tracing::info!("reloaded the TLS certificate"),
+                Err(e) => {
+                    tracing::error!(error = %e, "could not reload the TLS certificate; keeping the old one")
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = certificates;
+}
+
+/// Reads a new password: one line from stdin, a double prompt on a terminal,
+/// or (with neither) a generated one that is printed.
+fn read_password(from_stdin: bool) -> Result<(String, bool)> {
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line).context("reading the password from standard input")?;
+        let password = line.trim_end_matches(['\r', '\n']).to_owned();
+        if password.is_empty() {
+            bail!("the password read from standard input is empty");
+        }
+        return Ok((password, false));
+    }
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("New password: ")?;
+        let second = rpassword::prompt_password("Repeat it: ")?;
+        if first != second {
+            bail!("the two passwords differ; nothing was changed");
+        }
+        if first.is_empty() {
+            bail!("the password is empty; nothing was changed");
+        }
+        return Ok((first, false));
+    }
+    Ok((auth::generate_password(), true))
+}
+
+async fn user(config: &Config, cmd: UserCommand) -> Result<()> {
+    let store = open_store(config)?;
+    let store: &dyn Store = store.as_ref();
+    match cmd {
+        UserCommand::Add { name, email, display_name, password_stdin } => {
+            accounts::validate_user_name(&name)?;
+            let (password, generated) = read_password(password_stdin)?;
+            accounts::create_user(store, &name, &password, display_name, email).await?;
+            println!("Created the user {name:?} with a calendar and an address book.");
+            if generated {
+                println!("Password: {password}");
+            }
+        }
+        UserCommand::Passwd { name, password_stdin } => {
+            require_user(store, &name).await?;
+            let (password, generated) = read_password(password_stdin)?;
+            store.set_password(&name, accounts::hash(&password).await?).await?;
+            println!("Changed the password of {name:?}.");
+            if generated {
+                println!("Password: {password}");
+            }
+        }
+        UserCommand::List => {
+            let users = store.list_principals().await?;
+            if users.is_empty() {
+                println!("No users yet. Create one with: skjold user add NAME");
+            }
+            for u in users {
+                println!(
+                    "{}\t{}\t{}\t{} bytes{}",
+                    u.name,
+                    u.display_name.as_deref().unwrap_or("-"),
+                    u.email.as_deref().unwrap_or("-"),
+                    u.used_bytes,
+                    if u.disabled { "\tdisabled" } else { "" }
+                );
+            }
+        }
+        UserCommand::Disable { name } => {
+            store.set_disabled(&name, true).await.map_err(|e| no_such(e, &name))?;
+            println!("Disabled {name:?}: the user can no longer log in. Data is kept.");
+        }
+        UserCommand::Enable { name } => {
+            store.set_disabled(&name, false).await.map_err(|e| no_such(e, &name))?;
+            println!("Enabled {name:?}.");
+        }
+        UserCommand::Delete { name, yes } => {
+            require_user(store, &name).await?;
+            if !yes {
+                if !std::io::stdin().is_terminal() {
+                    bail!("deleting {name:?} removes all of the user's data; add --yes to confirm");
+                }
+                print!(
+                    "Delete {name:?} and all calendars, contacts and files of this user? Type the name to confirm: "
+                );
+                std::io::stdout().flush()?;
+                let mut line = String::new();
+                std::io::stdin().lock().read_line(&mut line)?;
+                if line.trim() != name {
+                    bail!("not confirmed; nothing was deleted");
+                }
+            }
+            store.delete_principal(&name).await.map_err(|e| no_such(e, &name))?;
+            println!("Deleted {name:?} and all of the user's data.");
+        }
+    }
+    Ok(())
+}
+
+fn no_such(e: StoreError, name: &str) -> anyhow::Error {
+    match e {
+        StoreError::NotFound => anyhow!("no user {name:?}"),
+        other => other.into(),
+    }
+}
+
+async fn require_user(store: &dyn Store, name: &str) -> Result<crate::store::Principal> {
+    store.principal_by_name(name).await?.ok_or_else(|| anyhow!("no user {name:?}"))
+}
+
+async fn app_password(config: &Config, cmd: AppPasswordCommand) -> Result<()> {
+    let store = open_store(config)?;
+    let store: &dyn Store = store.as_ref();
+    match cmd {
+        AppPasswordCommand::Add { user, label } => {
+            let principal = require_user(store, &user).await?;
+            let password = auth::generate_password();
+            store
+                .add_app_password(principal.id, label.clone(), accounts::hash(&password).await?)
+                .await
+                .map_err(|e| match e {
+                    StoreError::AlreadyExists => {
+                        anyhow!("{user:?} already has an app password called {label:?}")
+                    }
+                    other => other.into(),
+                })?;
+            println!("App password {label:?} for {user:?}: {password}");
+            println!("Use it instead of the account password on that one device. It is shown only once.");
+        }
+        AppPasswordCommand::List { user } => {
+            let principal = require_user(store, &user).await?;
+            for app in store.app_passwords(principal.id).await? {
+                let used = app.last_used.map(crate::dav::rfc3339).unwrap_or_else(|| "never".into());
+                println!("{}\tcreated {}\tlast used {}", app.label, crate::dav::rfc3339(app.created), used);
+            }
+        }
+        AppPasswordCommand::Revoke { user, label } => {
+            let principal = require_user(store, &user).await?;
+            store.delete_app_password(principal.id, &label).await.map_err(|e| match e {
+                StoreError::NotFound => anyhow!("{user:?} has no app password called {label:?}"),
+                other => other.into(),
+            })?;
+            println!("Revoked {label:?} of {user:?}.");
+        }
+    }
+    Ok(())
+}
+
+async fn check(config: &Config) -> Result<()> {
+    println!("configuration: ok (listen {}, data folder {})", config.listen, config.data_dir.display());
+    if let Some((cert, key)) = &config.tls {
+        let certified = tls::load_certified_key(cert, key)?;
+        println!("TLS: ok ({} certificate(s) in the chain, key matches)", certified.cert.len());
+    } else {
+        println!("TLS: not configured (plain HTTP; use a reverse proxy with TLS or --tls-cert/--tls-key)");
+    }
+    let store = open_store(config)?;
+    let report = store.check().await?;
+    println!(
+        "database: schema version {}, {} users, {} collections, {} objects, {} bytes",
+        report.schema_version, report.principals, report.collections, report.objects, report.bytes
+    );
+    if report.integrity != ["ok"] {
+        for line in &report.integrity {
+            println!("integrity: {line}");
+        }
+        bail!("the database failed SQLite's integrity check; restore it from a backup");
+    }
+    println!("integrity: ok");
+    Ok(())
+}
