@@ -31,10 +31,12 @@ pub fn ingest(
             return Err(precondition("supported-calendar-data", "calendar objects must be text/calendar"));
         }
     }
-    let summary = ical::inspect(body).map_err(|e| precondition("valid-calendar-data", e.to_string()))?;
-    let component = summary.component.ok_or_else(|| {
-        precondition("valid-calendar-object-resource", "the calendar holds no event, task or journal")
+    let summary = ical::inspect(body).map_err(|e| match e {
+        ical::CheckError::Data(m) => precondition("valid-calendar-data", m),
+        ical::CheckError::Object(m) => precondition("valid-calendar-object-resource", m),
+        ical::CheckError::Instances(m) => precondition("max-instances", m),
     })?;
+    let component = summary.component;
     if let Some(allowed) = &collection.components
         && !allowed.iter().any(|c| c.eq_ignore_ascii_case(&component))
     {
@@ -45,7 +47,13 @@ pub fn ingest(
     }
     Ok((
         "text/calendar; charset=utf-8".into(),
-        ObjectIndex { uid: Some(summary.uid), component: Some(component), ..Default::default() },
+        ObjectIndex {
+            uid: Some(summary.uid),
+            component: Some(component),
+            first_start: summary.first_start,
+            last_end: summary.last_end,
+            recurring: summary.recurring,
+        },
     ))
 }
 

@@ -3,13 +3,20 @@
 //!
 //! Folding is undone on bytes before UTF-8 validation, because clients fold
 //! at octet boundaries that can split a UTF-8 sequence (DEPENDENCIES.md).
-//! calcard is lenient (it closes unterminated components silently), so the
-//! nesting of BEGIN/END lines is checked here first.
+//! The object is then read into a [`tree`] that keeps every content line as
+//! written: filters, partial retrieval and expansion work on it and return
+//! original lines, which no parsed model re-serializes faithfully. calcard
+//! contributes its table of Windows and vendor time-zone names ([`time`]).
 
 use std::collections::HashSet;
 
-use calcard::Entry;
-use calcard::icalendar::{ICalendar, ICalendarComponentType, ICalendarProperty};
+pub mod recur;
+pub mod time;
+pub mod tree;
+
+use recur::Series;
+use time::Zones;
+use tree::Component;
 
 /// Deepest BEGIN nesting accepted (VCALENDAR > VEVENT > VALARM is 3).
 pub const MAX_NESTING: usize = 8;
@@ -128,103 +135,148 @@ pub fn decode(body: &[u8]) -> Result<String, IngestError> {
     Ok(text)
 }
 
-/// Parses checked text with calcard.
-pub fn parse(text: &str) -> Result<ICalendar, IngestError> {
-    let mut parser = calcard::Parser::new(text);
-    let mut found = None;
-    loop {
-        match parser.entry() {
-            Entry::ICalendar(c) if found.is_none() => found = Some(c),
-            Entry::ICalendar(_) | Entry::VCard(_) => return err("more than one object"),
-            Entry::InvalidLine(line) => return err(format!("invalid line {line:?}")),
-            Entry::Eof => break,
-            other => return err(format!("unparseable calendar: {other:?}")),
-        }
+/// Why a calendar object was refused, by the CalDAV precondition it breaks.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CheckError {
+    /// Not valid iCalendar (CALDAV:valid-calendar-data).
+    #[error("{0}")]
+    Data(String),
+    /// Valid iCalendar, but not one calendar object resource (CALDAV:valid-calendar-object-resource).
+    #[error("{0}")]
+    Object(String),
+    /// More instances than allowed (CALDAV:max-instances).
+    #[error("{0}")]
+    Instances(String),
+}
+
+impl From<IngestError> for CheckError {
+    fn from(e: IngestError) -> Self {
+        CheckError::Data(e.0)
     }
-    let cal = found.ok_or_else(|| IngestError("no VCALENDAR found".into()))?;
-    if cal.components.first().map(|r| &r.component_type) != Some(&ICalendarComponentType::VCalendar) {
-        return err("the object must be a VCALENDAR");
-    }
-    Ok(cal)
 }
 
 /// What the store needs to know about a calendar object resource.
 #[derive(Debug)]
 pub struct Summary {
     pub uid: String,
-    /// VEVENT, VTODO, VJOURNAL or VFREEBUSY; `None` for a calendar of only time zones.
-    pub component: Option<String>,
-    pub calendar: ICalendar,
+    /// VEVENT, VTODO, VJOURNAL or VFREEBUSY.
+    pub component: String,
+    pub calendar: Component,
+    /// First start and last end over the whole recurrence set (UTC seconds;
+    /// `None` = unbounded), floating times widened by ±14 h.
+    pub first_start: Option<i64>,
+    pub last_end: Option<i64>,
+    pub recurring: bool,
+}
+
+/// Date-time properties whose values must parse.
+const DATE_PROPERTIES: &[&str] = &["DTSTART", "DTEND", "DUE", "RECURRENCE-ID", "COMPLETED", "CREATED", "DTSTAMP", "LAST-MODIFIED"];
+
+fn check_values(c: &Component, zones: &Zones) -> Result<(), CheckError> {
+    for p in &c.properties {
+        if DATE_PROPERTIES.contains(&p.name.as_str()) && zones.moment(p).is_none() {
+            return Err(CheckError::Data(format!("{} has an invalid date-time value {:?}", p.name, p.value)));
+        }
+        if matches!(p.name.as_str(), "EXDATE" | "RDATE")
+            && !p.value.contains('/')
+            && p.value.split(',').any(|v| time::parse_date_time(v).is_none())
+        {
+            return Err(CheckError::Data(format!("{} has an invalid value {:?}", p.name, p.value)));
+        }
+        if matches!(p.name.as_str(), "DURATION") && time::parse_duration(&p.value).is_none() {
+            return Err(CheckError::Data(format!("invalid DURATION {:?}", p.value)));
+        }
+    }
+    if c.prop("DTEND").is_some() && c.prop("DURATION").is_some() {
+        return Err(CheckError::Data(format!("a {} has both DTEND and DURATION", c.name)));
+    }
+    if c.prop("DUE").is_some() && c.prop("DURATION").is_some() {
+        return Err(CheckError::Data(format!("a {} has both DUE and DURATION", c.name)));
+    }
+    for sub in &c.components {
+        check_values(sub, zones)?;
+    }
+    Ok(())
 }
 
 /// RFC 4791 §4.1: one component type (besides VTIMEZONE), one UID, at most
-/// one instance per RECURRENCE-ID.
-pub fn inspect(body: &[u8]) -> Result<Summary, IngestError> {
+/// one instance per RECURRENCE-ID; valid values and recurrence rules.
+pub fn inspect(body: &[u8]) -> Result<Summary, CheckError> {
     let text = decode(body)?;
-    let calendar = parse(&text)?;
-    let root = &calendar.components[0];
-    let mut component: Option<ICalendarComponentType> = None;
-    let mut uid: Option<String> = None;
+    let calendar = tree::parse_tree(&text)?;
+    if calendar.name != "VCALENDAR" {
+        return Err(CheckError::Data("the object must be a VCALENDAR".into()));
+    }
+    let mut component: Option<&str> = None;
+    let mut uid: Option<&str> = None;
     let mut recurrence_ids = HashSet::new();
-    for &id in &root.component_ids {
-        let Some(c) = calendar.components.get(id as usize) else { continue };
-        match &c.component_type {
-            ICalendarComponentType::VTimezone => continue,
-            ICalendarComponentType::VEvent
-            | ICalendarComponentType::VTodo
-            | ICalendarComponentType::VJournal
-            | ICalendarComponentType::VFreebusy => {}
+    for c in &calendar.components {
+        match c.name.as_str() {
+            "VTIMEZONE" => continue,
+            "VEVENT" | "VTODO" | "VJOURNAL" | "VFREEBUSY" => {}
             other => {
-                return err(format!("{} is not allowed at the top of a calendar object", other.as_str()));
+                return Err(CheckError::Object(format!("{other} is not allowed at the top of a calendar object")));
             }
         }
-        match &component {
-            None => component = Some(c.component_type.clone()),
-            Some(t) if *t == c.component_type => {}
+        match component {
+            None => component = Some(&c.name),
+            Some(t) if t == c.name => {}
             Some(t) => {
-                return err(format!(
-                    "a resource holds one component type, not {} and {}",
-                    t.as_str(),
-                    c.component_type.as_str()
-                ));
+                return Err(CheckError::Object(format!(
+                    "a resource holds one component type, not {t} and {}",
+                    c.name
+                )));
             }
         }
-        let Some(this_uid) = c.uid() else {
-            return err(format!("a {} has no UID", c.component_type.as_str()));
+        let Some(this_uid) = c.uid().filter(|u| !u.is_empty()) else {
+            return Err(CheckError::Object(format!("a {} has no UID", c.name)));
         };
-        match &uid {
-            None => uid = Some(this_uid.to_owned()),
+        match uid {
+            None => uid = Some(this_uid),
             Some(u) if u == this_uid => {}
-            Some(_) => return err("all components of a resource must have the same UID"),
+            Some(_) => return Err(CheckError::Object("all components of a resource must have the same UID".into())),
         }
-        let rid = c
-            .property(&ICalendarProperty::RecurrenceId)
-            .and_then(|e| e.values.first())
-            .map(|v| format!("{v:?}"))
-            .unwrap_or_default();
+        let rid = c.prop("RECURRENCE-ID").map(|p| p.value.trim().to_owned()).unwrap_or_default();
         if !recurrence_ids.insert(rid) {
-            return err("two components describe the same instance (duplicate RECURRENCE-ID or two masters)");
+            return Err(CheckError::Object(
+                "two components describe the same instance (duplicate RECURRENCE-ID or two masters)".into(),
+            ));
         }
     }
-    let Some(component) = component else {
-        return err("the calendar holds no event, task, journal or free-busy");
+    let component = component
+        .ok_or_else(|| CheckError::Object("the calendar holds no event, task, journal or free-busy".into()))?
+        .to_owned();
+    let uid = uid.unwrap_or_default().to_owned();
+    let zones = Zones::from_calendar(&calendar);
+    for c in &calendar.components {
+        check_values(c, &zones)?;
+        if c.name == "VEVENT" && c.prop("DTSTART").is_none() {
+            return Err(CheckError::Data("a VEVENT needs a DTSTART".into()));
+        }
+    }
+    let series = Series::new(&calendar, &zones);
+    series.validate_rules().map_err(|e| CheckError::Data(e.to_string()))?;
+    let (first_start, last_end) = if component == "VTODO" {
+        // Tasks match time ranges by several properties (RFC 4791 §9.9); always a candidate.
+        (None, None)
+    } else {
+        recur::span(&series, recur::MAX_INSTANCES).map_err(|e| match e {
+            recur::ExpandError::TooManyInstances => CheckError::Instances(e.to_string()),
+            other => CheckError::Data(other.to_string()),
+        })?
     };
-    Ok(Summary { uid: uid.unwrap_or_default(), component: Some(component.as_str().to_owned()), calendar })
+    let recurring = series.is_recurring();
+    drop(series);
+    Ok(Summary { uid, component, calendar, first_start, last_end, recurring })
 }
 
 /// `CALDAV:calendar-timezone`: a VCALENDAR with exactly one VTIMEZONE.
-pub fn inspect_timezone(body: &[u8]) -> Result<ICalendar, IngestError> {
+pub fn inspect_timezone(body: &[u8]) -> Result<Component, IngestError> {
     let text = decode(body)?;
-    let calendar = parse(&text)?;
-    let root = &calendar.components[0];
-    let kinds: Vec<&ICalendarComponentType> = root
-        .component_ids
-        .iter()
-        .filter_map(|&i| calendar.components.get(i as usize))
-        .map(|c| &c.component_type)
-        .collect();
-    if kinds != [&ICalendarComponentType::VTimezone] {
-        return err("the time zone must be a VCALENDAR holding exactly one VTIMEZONE");
+    let calendar = tree::parse_tree(&text)?;
+    let names: Vec<&str> = calendar.components.iter().map(|c| c.name.as_str()).collect();
+    if names != ["VTIMEZONE"] || calendar.components[0].prop("TZID").is_none() {
+        return err("the time zone must be a VCALENDAR holding exactly one VTIMEZONE with a TZID");
     }
     Ok(calendar)
 }
@@ -300,7 +352,7 @@ mod tests {
         assert!(String::from_utf8(EVENT.to_vec()).is_err());
         let summary = inspect(EVENT).unwrap();
         assert_eq!(summary.uid, "a1");
-        assert_eq!(summary.component.as_deref(), Some("VEVENT"));
+        assert_eq!(summary.component, "VEVENT");
         assert!(String::from_utf8(unfold(EVENT)).unwrap().contains("SUMMARY:Caf\u{e9}"));
     }
 
@@ -330,15 +382,15 @@ mod tests {
             ("BEGIN:VCALENDAR\r\nno colon here\r\nEND:VCALENDAR\r\n", "no ':'"),
         ] {
             let e = inspect(body.as_bytes()).unwrap_err();
-            assert!(e.0.contains(why), "{body:?}: {e}");
+            assert!(e.to_string().contains(why), "{body:?}: {e}");
         }
         let deep = format!(
             "BEGIN:VCALENDAR\n{}{}END:VCALENDAR\n",
             "BEGIN:X\n".repeat(MAX_NESTING),
             "END:X\n".repeat(MAX_NESTING)
         );
-        assert!(inspect(deep.as_bytes()).unwrap_err().0.contains("deeper"));
-        assert!(inspect(b"BEGIN:VCALENDAR\n\xff\nEND:VCALENDAR\n").unwrap_err().0.contains("UTF-8"));
+        assert!(inspect(deep.as_bytes()).unwrap_err().to_string().contains("deeper"));
+        assert!(inspect(b"BEGIN:VCALENDAR\n\xff\nEND:VCALENDAR\n").unwrap_err().to_string().contains("UTF-8"));
     }
 
     #[test]
