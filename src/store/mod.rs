@@ -184,6 +184,14 @@ pub struct ObjectIndex {
     pub recurring: bool,
 }
 
+/// What the index can narrow a query by.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QueryHint {
+    pub component: Option<String>,
+    /// `[start, end)` in UTC seconds.
+    pub range: Option<(i64, i64)>,
+}
+
 /// An object to store.
 #[derive(Debug, Clone)]
 pub struct NewObject {
@@ -433,6 +441,10 @@ pub trait Store: Send + Sync + 'static {
     fn object_metas(&self, collection_id: i64, names: Vec<String>) -> StoreFuture<'_, Vec<ObjectMeta>>;
     /// The objects of these names that exist (multiget).
     fn get_objects(&self, collection_id: i64, names: Vec<String>) -> StoreFuture<'_, Vec<Object>>;
+    /// Metadata of the objects that may match a query, in name order: of
+    /// this component type and whose indexed span overlaps the range. A
+    /// superset; the caller evaluates the exact filter.
+    fn candidates(&self, collection_id: i64, hint: QueryHint) -> StoreFuture<'_, Vec<ObjectMeta>>;
     fn put_object(
         &self,
         collection_id: i64,

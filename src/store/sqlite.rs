@@ -20,7 +20,10 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 use super::*;
 
 /// Numbered migrations, applied in order and recorded in `schema_migrations`.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("../../schema/sqlite/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "init", include_str!("../../schema/sqlite/0001_init.sql")),
+    (2, "time_index", include_str!("../../schema/sqlite/0002_time_index.sql")),
+];
 
 /// Jobs the writer takes into one transaction at most.
 const MAX_WRITE_BATCH: usize = 64;
@@ -1070,6 +1073,37 @@ impl Store for SqliteStore {
                 ),
                 object_from_row,
             )
+        }))
+    }
+
+    fn candidates(&self, collection_id: i64, hint: QueryHint) -> StoreFuture<'_, Vec<ObjectMeta>> {
+        Box::pin(self.read(move |c| {
+            let mut rows = match hint.range {
+                // Two index range scans on (collection_id, last_end): spans that end
+                // after the range starts, and open-ended ones; then the start bound.
+                Some((start, end)) => {
+                    let mut stmt = c.prepare_cached(&format!(
+                        "SELECT {META_COLUMNS} FROM objects
+                         WHERE collection_id = ?1 AND last_end >= ?3
+                           AND (first_start IS NULL OR first_start < ?4) AND (?2 IS NULL OR component = ?2)
+                         UNION ALL
+                         SELECT {META_COLUMNS} FROM objects
+                         WHERE collection_id = ?1 AND last_end IS NULL
+                           AND (first_start IS NULL OR first_start < ?4) AND (?2 IS NULL OR component = ?2)"
+                    ))?;
+                    stmt.query_map(params![collection_id, hint.component, start, end], meta_from_row)?
+                        .collect::<Result<Vec<_>, _>>()?
+                }
+                None => {
+                    let mut stmt = c.prepare_cached(&format!(
+                        "SELECT {META_COLUMNS} FROM objects WHERE collection_id = ?1 AND (?2 IS NULL OR component = ?2)"
+                    ))?;
+                    stmt.query_map(params![collection_id, hint.component], meta_from_row)?
+                        .collect::<Result<Vec<_>, _>>()?
+                }
+            };
+            rows.sort_by(|a, b| a.name.cmp(&b.name));
+            Ok(rows)
         }))
     }
 
