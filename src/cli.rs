@@ -42,7 +42,7 @@ pub enum Command {
     #[command(subcommand, name = "app-password")]
     AppPassword(AppPasswordCommand),
     /// Check the configuration, the database and the TLS files, and report what was found.
-    Check,
+    Check(ServeArgs),
 }
 
 #[derive(Debug, Args, Default)]
@@ -113,7 +113,7 @@ pub fn run(cli: Cli) -> Result<()> {
         None => FileConfig::default(),
     };
     let serve_args = match &cli.command {
-        Command::Serve(a) => Some(a),
+        Command::Serve(a) | Command::Check(a) => Some(a),
         _ => None,
     };
     let overrides = Overrides {
@@ -132,7 +132,7 @@ pub fn run(cli: Cli) -> Result<()> {
             Command::Serve(_) => serve(config).await,
             Command::User(cmd) => user(&config, cmd).await,
             Command::AppPassword(cmd) => app_password(&config, cmd).await,
-            Command::Check => check(&config).await,
+            Command::Check(_) => check(&config).await,
         }
     })
 }
@@ -159,6 +159,16 @@ fn open_store(config: &Config) -> Result<Arc<SqliteStore>> {
 /// Creates the data folder readable by its owner only.
 fn create_private_dir(dir: &std::path::Path) -> Result<()> {
     if dir.exists() {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            if std::fs::metadata(dir).map(|m| m.permissions().mode() & 0o077 != 0).unwrap_or(false) {
+                tracing::warn!(
+                    "the data folder {} can be read by other users of this machine; consider chmod 700",
+                    dir.display()
+                );
+            }
+        }
         return Ok(());
     }
     std::fs::create_dir_all(dir).with_context(|| format!("creating the data folder {}", dir.display()))?;
@@ -172,7 +182,19 @@ fn create_private_dir(dir: &std::path::Path) -> Result<()> {
 }
 
 async fn serve(config: Config) -> Result<()> {
+    // Everything that can fail on configuration is checked before the
+    // first account is created and its password shown.
+    let certificates = match &config.tls {
+        Some((cert, key)) => Some(Arc::new(tls::CertificateStore::open(cert, key)?)),
+        None => None,
+    };
+    let tls_config = certificates.clone().map(tls::server_config).transpose()?;
     let store = open_store(&config)?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let bound = listener.local_addr()?;
+
     let dyn_store: Arc<dyn Store> = store.clone();
     if dyn_store.list_principals().await?.is_empty() {
         let password = auth::generate_password();
@@ -181,16 +203,6 @@ async fn serve(config: Config) -> Result<()> {
         println!("Created the account \"admin\" with the password: {password}");
         println!("This password is shown only once. Change it with: skjold user passwd admin");
     }
-
-    let certificates = match &config.tls {
-        Some((cert, key)) => Some(Arc::new(tls::CertificateStore::open(cert, key)?)),
-        None => None,
-    };
-    let tls_config = certificates.clone().map(tls::server_config).transpose()?;
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.listen))?;
-    let bound = listener.local_addr()?;
     if tls_config.is_none() && !bound.ip().is_loopback() {
         tracing::warn!(
             "serving plain HTTP on {bound}: passwords cross the network unencrypted. Use --tls-cert/--tls-key, or a reverse proxy with TLS."
@@ -201,9 +213,7 @@ async fn serve(config: Config) -> Result<()> {
         Authenticator::new(dyn_store, std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2));
     let app = Arc::new(App::new(dav, auth, config.server.clone()));
 
-    if let Some(certificates) = certificates {
-        tokio::spawn(reload_on_hangup(certificates));
-    }
+    tokio::spawn(reload_on_hangup(certificates));
     println!("Skjold is listening on {}", config.client_url(bound));
     println!("Give this address, a user name and its password to your calendar and contacts apps.");
     let _ = std::io::stdout().flush();
@@ -230,17 +240,22 @@ async fn shutdown_signal() {
     }
 }
 
-async fn reload_on_hangup(certificates: Arc<tls::CertificateStore>) {
+/// SIGHUP reloads the TLS certificate; without TLS it is logged and
+/// otherwise ignored (it must not stop the server).
+async fn reload_on_hangup(certificates: Option<Arc<tls::CertificateStore>>) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
         let Ok(mut hangup) = signal(SignalKind::hangup()) else { return };
         while hangup.recv().await.is_some() {
-            match certificates.reload() {
-                Ok(()) => tracing::info!("reloaded the TLS certificate"),
-                Err(e) => {
-                    tracing::error!(error = %e, "could not reload the TLS certificate; keeping the old one")
-                }
+            match &certificates {
+                Some(c) => match c.reload() {
+                    Ok(()) => tracing::info!("reloaded the TLS certificate"),
+                    Err(e) => {
+                        tracing::error!(error = %e, "could not reload the TLS certificate; keeping the old one")
+                    }
+                },
+                None => tracing::info!("SIGHUP: no TLS certificate to reload"),
             }
         }
     }
@@ -362,7 +377,7 @@ async fn app_password(config: &Config, cmd: AppPasswordCommand) -> Result<()> {
             let principal = require_user(store, &user).await?;
             let password = auth::generate_password();
             store
-                .add_app_password(principal.id, label.clone(), accounts::hash(&password).await?)
+                .add_app_password(principal.id, label.clone(), auth::hash_app_password(&password))
                 .await
                 .map_err(|e| match e {
                     StoreError::AlreadyExists => {

@@ -121,9 +121,11 @@ impl Config {
             max_resource_size: file.max_resource_size.unwrap_or(dav_defaults.max_resource_size),
             max_file_size: file.max_file_size.unwrap_or(dav_defaults.max_file_size),
             max_xml_body: file.max_xml_body.unwrap_or(dav_defaults.max_xml_body),
+            // 0 (or less) means unlimited.
             default_quota: match file.default_quota_bytes {
                 Some(q) if q <= 0 => None,
-                other => other,
+                Some(q) => Some(q),
+                None => dav_defaults.default_quota,
             },
         };
         Ok(Config {

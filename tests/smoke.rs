@@ -10,7 +10,10 @@ async fn first_start_creates_a_usable_admin_account() {
     let password = server.admin_password.clone().expect("admin password printed at first start");
     let admin = server.client("admin", &password);
     let root = admin.props("/", "0", &[(DAV, "current-user-principal")]).await.multistatus();
-    assert_eq!(root.entry("/").prop(DAV, "current-user-principal").unwrap().hrefs, vec!["/dav/principals/admin/"]);
+    assert_eq!(
+        root.entry("/").prop(DAV, "current-user-principal").unwrap().hrefs,
+        vec!["/dav/principals/admin/"]
+    );
 
     let home = admin.props("/dav/calendars/admin/", "1", &[(DAV, "resourcetype")]).await.multistatus();
     let calendar = home.entry("/dav/calendars/admin/default/");

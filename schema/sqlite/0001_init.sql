@@ -59,6 +59,7 @@ CREATE TABLE changes (
     name          TEXT    NOT NULL,
     revision      INTEGER NOT NULL,
     deleted       INTEGER NOT NULL,
+    is_collection INTEGER NOT NULL DEFAULT 0,   -- its href ends in '/'
     PRIMARY KEY (collection_id, name)
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX changes_revision ON changes(collection_id, revision);

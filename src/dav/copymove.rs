@@ -30,8 +30,9 @@ pub async fn copy_move(dav: &Dav, ctx: &Ctx<'_>, is_move: bool) -> DavResult<Res
         .get("Destination")
         .and_then(|v| v.to_str().ok())
         .ok_or_else(|| DavError::bad_request("COPY and MOVE need a Destination header"))?;
-    let host = ctx.parts.headers.get(header::HOST).and_then(|v| v.to_str().ok()).or(ctx.parts.uri.host());
-    let Some(target_path) = path::destination_path(destination, host)? else {
+    // The authority is not compared with Host: behind a reverse proxy they
+    // differ, and Skjold serves one namespace whatever the name it is reached by.
+    let Some(target_path) = path::destination_path(destination, None)? else {
         return Err(DavError::new(StatusCode::BAD_GATEWAY, "the destination is on another server"));
     };
     let target =

@@ -33,10 +33,11 @@ pub fn overwrite(headers: &HeaderMap) -> DavResult<bool> {
     }
 }
 
-/// Parses a list of entity tags (`*`, or `"a", W/"b"`). Weak tags never match
-/// strongly (RFC 9110 §8.8.3.2), so they are dropped; a list of only weak
-/// tags matches nothing.
-fn etag_list(value: &str) -> DavResult<EtagMatch> {
+/// Parses a list of entity tags (`*`, or `"a", W/"b"`). `weak` selects the
+/// comparison (RFC 9110 §8.8.3.2): If-Match compares strongly, so weak tags
+/// match nothing and are dropped; If-None-Match compares weakly, so `W/"x"`
+/// stands for `"x"` (Skjold's own tags are all strong).
+fn etag_list(value: &str, weak: bool) -> DavResult<EtagMatch> {
     let value = value.trim();
     if value == "*" {
         return Ok(EtagMatch::Any);
@@ -48,8 +49,8 @@ fn etag_list(value: &str) -> DavResult<EtagMatch> {
         if rest.is_empty() {
             break;
         }
-        let weak = rest.starts_with("W/");
-        let tag_start = if weak { &rest[2..] } else { rest };
+        let is_weak = rest.starts_with("W/");
+        let tag_start = if is_weak { &rest[2..] } else { rest };
         if !tag_start.starts_with('"') {
             return Err(DavError::bad_request("malformed entity tag in a conditional header"));
         }
@@ -57,7 +58,7 @@ fn etag_list(value: &str) -> DavResult<EtagMatch> {
             .find('"')
             .ok_or_else(|| DavError::bad_request("unterminated entity tag in a conditional header"))?;
         let tag = &tag_start[..end + 2];
-        if !weak {
+        if !is_weak || weak {
             tags.push(tag.to_owned());
         }
         rest = &tag_start[end + 2..];
@@ -67,7 +68,7 @@ fn etag_list(value: &str) -> DavResult<EtagMatch> {
 
 /// The write preconditions of `If-Match` and `If-None-Match`.
 pub fn condition(headers: &HeaderMap) -> DavResult<Condition> {
-    let get = |name: header::HeaderName| -> DavResult<Option<EtagMatch>> {
+    let get = |name: header::HeaderName, weak: bool| -> DavResult<Option<EtagMatch>> {
         let values: Vec<&str> = headers
             .get_all(name)
             .iter()
@@ -76,9 +77,12 @@ pub fn condition(headers: &HeaderMap) -> DavResult<Condition> {
         if values.is_empty() {
             return Ok(None);
         }
-        etag_list(&values.join(",")).map(Some)
+        etag_list(&values.join(","), weak).map(Some)
     };
-    Ok(Condition { if_match: get(header::IF_MATCH)?, if_none_match: get(header::IF_NONE_MATCH)? })
+    Ok(Condition {
+        if_match: get(header::IF_MATCH, false)?,
+        if_none_match: get(header::IF_NONE_MATCH, true)?,
+    })
 }
 
 /// `Prefer: return=minimal` (RFC 8144 §2): leave 404 propstats out.

@@ -38,6 +38,10 @@ use path::{Area, DavPath};
 
 use crate::store::{Principal, Store};
 
+/// Storage per user unless configured otherwise: ample for calendars and
+/// contacts, and a bound on what one account can take of the disk.
+pub const DEFAULT_QUOTA_BYTES: i64 = 5 * 1024 * 1024 * 1024;
+
 /// Limits and policies of the DAV layer.
 #[derive(Debug, Clone)]
 pub struct DavSettings {
@@ -57,7 +61,7 @@ impl Default for DavSettings {
             max_resource_size: 10 * 1024 * 1024,
             max_file_size: 100 * 1024 * 1024,
             max_xml_body: 2 * 1024 * 1024,
-            default_quota: None,
+            default_quota: Some(DEFAULT_QUOTA_BYTES),
         }
     }
 }
@@ -107,7 +111,9 @@ impl Dav {
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let (parts, body) = request.into_parts();
-        let result = match DavPath::parse(parts.uri.path()) {
+        let path = DavPath::parse(parts.uri.path());
+        let allow = allowed_methods(path.as_ref().ok().and_then(Option::as_ref));
+        let result = match path {
             Ok(Some(path)) => {
                 let ctx = Ctx { user, path, parts };
                 self.dispatch(&ctx, body).await
@@ -115,7 +121,12 @@ impl Dav {
             Ok(None) => Err(DavError::not_found()),
             Err(e) => Err(e),
         };
-        result.unwrap_or_else(error_response)
+        let mut response = result.unwrap_or_else(error_response);
+        // RFC 9110 §15.5.6: a 405 lists what the resource does allow.
+        if response.status() == StatusCode::METHOD_NOT_ALLOWED {
+            response.headers_mut().insert(header::ALLOW, HeaderValue::from_static(allow));
+        }
+        response
     }
 
     async fn dispatch<B>(&self, ctx: &Ctx<'_>, body: B) -> DavResult<Response<Body>>
@@ -132,7 +143,8 @@ impl Dav {
                     DavPath::InHome { area: Area::Files, .. } => self.settings.max_file_size,
                     _ => self.settings.max_resource_size,
                 };
-                let body = read_body(&ctx.parts, body, limit).await?;
+                let body =
+                    read_body(&ctx.parts, body, limit).await.map_err(|e| too_large_object(e, &ctx.path))?;
                 put::put(self, ctx, body).await
             }
             "DELETE" => delete::delete(self, ctx).await,
@@ -158,14 +170,21 @@ impl Dav {
                 Err(DavError::new(StatusCode::METHOD_NOT_ALLOWED, format!("{method} is not supported here")))
             }
         }
-        .map(|mut r| {
-            if r.status() == StatusCode::METHOD_NOT_ALLOWED {
-                r.headers_mut()
-                    .insert(header::ALLOW, HeaderValue::from_static(allowed_methods(Some(&ctx.path))));
-            }
-            r
-        })
     }
+}
+
+/// RFC 4791 §5.3.2.1 and RFC 6352 §6.3.2.1: an object over the size limit
+/// breaks the `max-resource-size` precondition.
+fn too_large_object(e: DavError, path: &DavPath) -> DavError {
+    let ns = match path {
+        DavPath::InHome { area: Area::Calendars, .. } => xml::CALDAV,
+        DavPath::InHome { area: Area::Addressbooks, .. } => xml::CARDDAV,
+        _ => return e,
+    };
+    if e.status != StatusCode::PAYLOAD_TOO_LARGE {
+        return e;
+    }
+    DavError::condition(StatusCode::FORBIDDEN, ns, "max-resource-size", e.message)
 }
 
 /// The answer to a (non-CORS) OPTIONS request.
@@ -184,9 +203,6 @@ pub fn error_response(e: DavError) -> Response<Body> {
     *r.status_mut() = e.status;
     let h = r.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/xml; charset=utf-8"));
-    if e.status == StatusCode::METHOD_NOT_ALLOWED {
-        h.insert(header::ALLOW, HeaderValue::from_static("OPTIONS"));
-    }
     r
 }
 

@@ -39,8 +39,18 @@ pub fn parse_propertyupdate(body: &[u8]) -> DavResult<Vec<Instruction>> {
             _ => continue,
         };
         for prop in action.elements().filter(|e| e.is(DAV, "prop")) {
+            // RFC 4918 §4.3: the xml:lang in scope belongs to the value and is kept with it.
+            let inherited = prop.lang().or(action.lang()).or(root.lang());
             for property in prop.elements() {
-                out.push(Instruction { set, property: property.clone() });
+                let mut property = property.clone();
+                if let (Some(lang), None) = (inherited, property.lang()) {
+                    property.attributes.push(xml::Attribute {
+                        ns: xml::XML_NS.to_owned(),
+                        local: "lang".to_owned(),
+                        value: lang.to_owned(),
+                    });
+                }
+                out.push(Instruction { set, property });
             }
         }
     }

@@ -9,7 +9,7 @@ use super::resource::Resource;
 use super::sync;
 use super::xml::{APPLE_ICAL, CALDAV, CALENDARSERVER, CARDDAV, DAV, XmlWriter};
 use super::{Dav, http_date, rfc3339};
-use crate::store::{CollectionKind, Principal, sqlite::collection_etag};
+use crate::store::{CollectionKind, Principal};
 
 /// A property name.
 pub type Name<'a> = (&'a str, &'a str);
@@ -257,18 +257,16 @@ fn write_resource_live(
         Resource::Collection { collection, .. } => match (ns, local) {
             (DAV, "creationdate") => w.text_element(ns, local, &rfc3339(collection.created)),
             (DAV, "getlastmodified") => w.text_element(ns, local, &http_date(collection.modified)),
-            (DAV, "getetag") => w.text_element(ns, local, &collection_etag(collection)),
+            (DAV, "getetag") => w.text_element(ns, local, &collection.etag()),
             (DAV, "sync-token") | (CALENDARSERVER, "getctag") => {
                 w.text_element(ns, local, &sync::token(collection.id, collection.revision))
             }
             (DAV, "quota-used-bytes") => w.text_element(ns, local, &ctx.user.used_bytes.to_string()),
-            (DAV, "quota-available-bytes") => {
-                let available = match ctx.quota_bytes() {
-                    Some(q) => (q - ctx.user.used_bytes).max(0),
-                    None => i64::MAX,
-                };
-                w.text_element(ns, local, &available.to_string());
-            }
+            // Without a quota there is no meaningful number to give (RFC 4331 §3).
+            (DAV, "quota-available-bytes") => match ctx.quota_bytes() {
+                Some(q) => w.text_element(ns, local, &(q - ctx.user.used_bytes).max(0).to_string()),
+                None => return false,
+            },
             (CALDAV, "supported-calendar-component-set") => {
                 w.open(ns, local);
                 for comp in collection.components.iter().flatten() {

@@ -42,7 +42,8 @@ fn invalid_token() -> DavError {
 /// A parsed `DAV:sync-collection` request.
 #[derive(Debug)]
 pub struct SyncRequest {
-    pub from: i64,
+    /// The revision of the client's token; `None` for an initial sync.
+    pub from: Option<i64>,
     pub infinite: bool,
     pub limit: Option<usize>,
     pub props: PropRequest,
@@ -51,9 +52,9 @@ pub struct SyncRequest {
 pub fn parse_request(root: &Element, collection_id: i64) -> DavResult<SyncRequest> {
     let token_text = root.child(DAV, "sync-token").map(|t| t.text()).unwrap_or_default();
     let from = if token_text.trim().is_empty() {
-        0
+        None
     } else {
-        parse_token(&token_text, collection_id).ok_or_else(invalid_token)?
+        Some(parse_token(&token_text, collection_id).ok_or_else(invalid_token)?)
     };
     let infinite = match root.child(DAV, "sync-level").map(|l| l.text()) {
         Some(level) if level.trim() == "1" => false,
@@ -90,8 +91,15 @@ pub async fn report(
 ) -> DavResult<Response<Body>> {
     let request = parse_request(root, collection.id)?;
     // Validate the token before the 207 is committed to.
-    let first =
-        dav.store.changes_since(collection.id, request.from, PAGE.min(request.limit.unwrap_or(PAGE))).await?;
+    let first = dav
+        .store
+        .changes_since(
+            collection.id,
+            request.from.unwrap_or(0),
+            request.from.is_some(),
+            PAGE.min(request.limit.unwrap_or(PAGE)),
+        )
+        .await?;
     let dav = dav.clone();
     let user = user.clone();
     let collection = collection.clone();
@@ -132,14 +140,15 @@ impl Writer<'_> {
         loop {
             let (deleted, changed): (Vec<_>, Vec<_>) = set.changes.iter().partition(|c| c.deleted);
             for gone in &deleted {
-                let href = format!("{}{}", self.href, path::encode_segment(&gone.name));
+                let slash = if gone.is_collection { "/" } else { "" };
+                let href = format!("{}{}{slash}", self.href, path::encode_segment(&gone.name));
                 multistatus::write_status_response(&mut out.w, &href, StatusCode::NOT_FOUND);
             }
             let names: Vec<String> = changed.iter().map(|c| c.name.clone()).collect();
             let (collections, objects) = self.members(&names).await?;
             for child in collections {
                 let href = format!("{}{}/", self.href, path::encode_segment(&child.name));
-                if request.infinite && request.from == 0 {
+                if request.infinite && request.from.is_none() {
                     // RFC 6578 §3.3: child collections are synced on their own.
                     out.w.open(DAV, "response");
                     out.w.text_element(DAV, "href", &href);
@@ -175,7 +184,11 @@ impl Writer<'_> {
                 return Ok(token(self.collection.id, set.revision));
             }
             let step = request.limit.map(|l| (l - written).min(PAGE)).unwrap_or(PAGE);
-            set = self.dav.store.changes_since(self.collection.id, set.revision, step).await?;
+            set = self
+                .dav
+                .store
+                .changes_since(self.collection.id, set.revision, request.from.is_some(), step)
+                .await?;
         }
     }
 

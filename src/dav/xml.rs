@@ -23,7 +23,8 @@ pub const CALENDARSERVER: &str = "http://calendarserver.org/ns/";
 pub const APPLE_ICAL: &str = "http://apple.com/ns/ical/";
 /// Skjold's own namespace, for human-readable messages in error bodies.
 pub const SKJOLD: &str = "urn:x-skjold";
-const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
+/// The namespace of `xml:lang` and friends.
+pub const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
 
 /// Deepest element nesting accepted in a request body.
 pub const MAX_DEPTH: usize = 64;
@@ -86,6 +87,11 @@ impl Element {
             }
         }
         out
+    }
+
+    /// The `xml:lang` attribute on this element itself.
+    pub fn lang(&self) -> Option<&str> {
+        self.attributes.iter().find(|a| a.ns == XML_NS && a.local == "lang").map(|a| a.value.as_str())
     }
 
     pub fn attribute(&self, local: &str) -> Option<&str> {

@@ -6,7 +6,10 @@
 //! watched by a graceful-shutdown handle, and a shutdown signal stops the
 //! accept loop, then waits for in-flight requests to finish.
 
+mod idle;
 pub mod tls;
+
+use idle::IdleTimeout;
 
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
@@ -282,6 +285,7 @@ pub async fn serve(app: Arc<App>, listener: Listener, shutdown: impl std::future
         let builder = builder.clone();
         let watcher = graceful.watcher();
         let acceptor = acceptor.clone();
+        let idle = app.settings.idle_timeout;
         tokio::spawn(async move {
             let _permit = permit;
             let https = acceptor.is_some();
@@ -289,6 +293,7 @@ pub async fn serve(app: Arc<App>, listener: Listener, shutdown: impl std::future
                 let app = app.clone();
                 async move { Ok::<_, Infallible>(app.handle(req, peer.ip(), https).await) }
             });
+            let stream = IdleTimeout::new(stream, idle);
             let result = match acceptor {
                 Some(acceptor) => {
                     match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {

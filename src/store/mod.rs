@@ -346,6 +346,8 @@ pub struct Change {
     pub name: String,
     pub revision: i64,
     pub deleted: bool,
+    /// The member is (or was) a collection: its href ends in `/`.
+    pub is_collection: bool,
 }
 
 /// The changes of a collection after some revision, oldest first.
@@ -367,6 +369,21 @@ pub struct StoreReport {
     pub collections: i64,
     pub objects: i64,
     pub bytes: i64,
+}
+
+/// The current time in unix seconds.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+impl Collection {
+    /// A revision-based ETag: it changes whenever a member changes.
+    pub fn etag(&self) -> String {
+        format!("\"c{}-{}\"", self.id, self.revision)
+    }
 }
 
 /// The strong, quoted ETag of a body: the same bytes always give the same tag,
@@ -461,8 +478,15 @@ pub trait Store: Send + Sync + 'static {
     fn patch_properties(&self, resource: ResourceId, changes: Vec<PropertyChange>) -> StoreFuture<'_, ()>;
 
     // --- sync
-    /// Changes with a revision above `from`; `InvalidSyncToken` if `from` is unknown.
-    fn changes_since(&self, collection_id: i64, from: i64, limit: usize) -> StoreFuture<'_, ChangeSet>;
+    /// Changes with a revision above `from`; `InvalidSyncToken` if `from` is
+    /// unknown. An initial sync leaves deletions out (`include_deleted`).
+    fn changes_since(
+        &self,
+        collection_id: i64,
+        from: i64,
+        include_deleted: bool,
+        limit: usize,
+    ) -> StoreFuture<'_, ChangeSet>;
 
     // --- maintenance
     fn check(&self) -> StoreFuture<'_, StoreReport>;

@@ -11,7 +11,7 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use bytes::Bytes;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
@@ -29,6 +29,8 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
 const MAX_WRITE_BATCH: usize = 64;
 /// Writes waiting for the writer before senders have to wait.
 const WRITE_QUEUE_DEPTH: usize = 1024;
+/// How often the WAL is truncated after writes.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(60);
 /// How long a connection waits for a lock held by another process (the CLI).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest number of SQL parameters in one `IN (…)` list.
@@ -45,7 +47,7 @@ pub struct StoreOptions {
 
 pub struct SqliteStore {
     readers: Arc<ReaderPool>,
-    writer: mpsc::Sender<Box<dyn WriteJob>>,
+    writer: mpsc::Sender<WriterMessage>,
     options: Arc<StoreOptions>,
 }
 
@@ -80,6 +82,19 @@ impl SqliteStore {
         });
 
         let (tx, rx) = mpsc::channel(WRITE_QUEUE_DEPTH);
+        let ticker = tx.clone();
+        std::thread::Builder::new()
+            .name("skjold-sqlite-checkpoint".into())
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(CHECKPOINT_INTERVAL);
+                    match ticker.try_send(WriterMessage::Checkpoint) {
+                        Ok(()) | Err(mpsc::error::TrySendError::Full(_)) => {}
+                        Err(mpsc::error::TrySendError::Closed(_)) => return,
+                    }
+                }
+            })
+            .map_err(|e| StoreError::Backend(format!("cannot start the checkpoint thread: {e}")))?;
         std::thread::Builder::new()
             .name("skjold-sqlite-writer".into())
             .spawn(move || writer_loop(write_conn, rx))
@@ -134,7 +149,7 @@ impl SqliteStore {
         let options = self.options.clone();
         let job = TypedJob { work: Some(move |c: &Connection| f(c, &options)), result: None, reply };
         self.writer
-            .send(Box::new(job))
+            .send(WriterMessage::Job(Box::new(job)))
             .await
             .map_err(|_| StoreError::Backend("the writer has stopped".into()))?;
         answer.await.map_err(|_| StoreError::Backend("the writer dropped a job".into()))?
@@ -225,24 +240,48 @@ where
     }
 }
 
-fn writer_loop(conn: Connection, mut queue: mpsc::Receiver<Box<dyn WriteJob>>) {
+/// What the writer thread is asked to do.
+enum WriterMessage {
+    Job(Box<dyn WriteJob>),
+    /// Fold the WAL into the database and truncate it, so that pages of
+    /// deleted data do not linger in the WAL file.
+    Checkpoint,
+}
+
+fn writer_loop(conn: Connection, mut queue: mpsc::Receiver<WriterMessage>) {
+    let mut dirty = false;
     while let Some(first) = queue.blocking_recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_WRITE_BATCH {
-            match queue.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
+        let mut batch = Vec::new();
+        let mut checkpoint = false;
+        let mut next = Some(first);
+        while let Some(message) = next.take() {
+            match message {
+                WriterMessage::Job(job) => batch.push(job),
+                WriterMessage::Checkpoint => checkpoint = true,
+            }
+            if batch.len() < MAX_WRITE_BATCH {
+                next = queue.try_recv().ok();
             }
         }
-        let committed = run_batch(&conn, &mut batch);
-        if let Err(e) = &committed {
-            tracing::error!(error = %e, jobs = batch.len(), "write transaction failed");
+        if !batch.is_empty() {
+            dirty = true;
+            let committed = run_batch(&conn, &mut batch);
+            if let Err(e) = &committed {
+                tracing::error!(error = %e, jobs = batch.len(), "write transaction failed");
+            }
+            for job in batch {
+                job.finish(match &committed {
+                    Ok(()) => Ok(()),
+                    Err(e) => Err(StoreError::Backend(e.to_string())),
+                });
+            }
         }
-        for job in batch {
-            job.finish(match &committed {
-                Ok(()) => Ok(()),
-                Err(e) => Err(StoreError::Backend(e.to_string())),
-            });
+        if checkpoint && dirty {
+            match conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get::<_, i64>(0)) {
+                Ok(0) => dirty = false,
+                Ok(_) => {} // a reader still holds an old snapshot; next time
+                Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed"),
+            }
         }
     }
 }
@@ -272,10 +311,6 @@ fn run_batch(conn: &Connection, batch: &mut [Box<dyn WriteJob>]) -> StoreResult<
 }
 
 // ---------------------------------------------------------------- helpers
-
-pub(crate) fn now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
-}
 
 fn is_unique_violation(e: &rusqlite::Error) -> bool {
     matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation)
@@ -371,13 +406,20 @@ fn object_meta(c: &Connection, collection: i64, name: &str) -> StoreResult<Optio
 }
 
 /// Bumps a collection's revision and records `name` as changed (or deleted) in its log.
-fn record_change(c: &Connection, collection: i64, name: &str, deleted: bool) -> StoreResult<i64> {
+fn record_change(
+    c: &Connection,
+    collection: i64,
+    name: &str,
+    deleted: bool,
+    is_collection: bool,
+) -> StoreResult<i64> {
     let revision = bump_revision(c, collection)?;
     c.prepare_cached(
-        "INSERT INTO changes (collection_id, name, revision, deleted) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT (collection_id, name) DO UPDATE SET revision = excluded.revision, deleted = excluded.deleted",
+        "INSERT INTO changes (collection_id, name, revision, deleted, is_collection) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (collection_id, name) DO UPDATE
+         SET revision = excluded.revision, deleted = excluded.deleted, is_collection = excluded.is_collection",
     )?
-    .execute(params![collection, name, revision, deleted as i64])?;
+    .execute(params![collection, name, revision, deleted as i64, is_collection as i64])?;
     Ok(revision)
 }
 
@@ -388,11 +430,6 @@ fn bump_revision(c: &Connection, collection: i64) -> StoreResult<i64> {
     .query_row(params![collection, now()], |r| r.get(0))
     .optional()?
     .ok_or(StoreError::NotFound)
-}
-
-/// A collection's revision-based ETag: changes whenever a member changes.
-pub fn collection_etag(collection: &Collection) -> String {
-    format!("\"c{}-{}\"", collection.id, collection.revision)
 }
 
 fn add_used_bytes(c: &Connection, owner: i64, delta: i64) -> StoreResult<()> {
@@ -481,13 +518,13 @@ fn load_properties(c: &Connection, resource: ResourceId) -> StoreResult<Vec<Dead
 /// records the deletion and returns the bytes freed.
 fn remove_member(c: &Connection, parent: &Collection, name: &str, condition: &Condition) -> StoreResult<()> {
     if let Some(child) = child_collection(c, parent.id, name)? {
-        if !condition.allows(Some(&collection_etag(&child))) {
+        if !condition.allows(Some(&child.etag())) {
             return Err(StoreError::PreconditionFailed);
         }
         let freed = subtree_size(c, child.id)?;
         c.prepare_cached("DELETE FROM collections WHERE id = ?1")?.execute([child.id])?;
         add_used_bytes(c, parent.owner_id, -freed)?;
-        record_change(c, parent.id, name, true)?;
+        record_change(c, parent.id, name, true, true)?;
         return Ok(());
     }
     match object_meta(c, parent.id, name)? {
@@ -497,7 +534,7 @@ fn remove_member(c: &Connection, parent: &Collection, name: &str, condition: &Co
             }
             c.prepare_cached("DELETE FROM objects WHERE id = ?1")?.execute([meta.id])?;
             add_used_bytes(c, parent.owner_id, -meta.size)?;
-            record_change(c, parent.id, name, true)?;
+            record_change(c, parent.id, name, true, false)?;
             Ok(())
         }
         None if !condition.allows(None) => Err(StoreError::PreconditionFailed),
@@ -513,7 +550,7 @@ fn uid_holder(c: &Connection, collection: i64, uid: &str, except_name: &str) -> 
 
 /// Copies an object row (with its dead properties) into `target` under `name`.
 fn copy_object(c: &Connection, object_id: i64, target: i64, name: &str) -> StoreResult<()> {
-    let revision = record_change(c, target, name, false)?;
+    let revision = record_change(c, target, name, false, false)?;
     let new_id: i64 = c
         .prepare_cached(
             "INSERT INTO objects (collection_id, name, etag, content_type, size, uid, component,
@@ -561,7 +598,7 @@ fn copy_collection(
          SELECT ?2, namespace, name, xml FROM properties WHERE collection_id = ?1",
     )?
     .execute(params![source.id, new_id])?;
-    record_change(c, target_parent, name, false)?;
+    record_change(c, target_parent, name, false, true)?;
     if !recursive {
         return Ok(());
     }
@@ -642,12 +679,12 @@ fn transfer_in(c: &Connection, options: &StoreOptions, t: &Transfer) -> StoreRes
             }
         }
         if t.is_move {
-            let revision = record_change(c, target_parent.id, &t.target_name, false)?;
+            let revision = record_change(c, target_parent.id, &t.target_name, false, false)?;
             c.prepare_cached(
                 "UPDATE objects SET collection_id = ?2, name = ?3, revision = ?4, modified = ?5 WHERE id = ?1",
             )?
             .execute(params![meta.id, target_parent.id, t.target_name, revision, now()])?;
-            record_change(c, source_parent.id, &t.source_name, true)?;
+            record_change(c, source_parent.id, &t.source_name, true, false)?;
         } else {
             check_quota(c, options, target_parent.owner_id, meta.size)?;
             copy_object(c, meta.id, target_parent.id, &t.target_name)?;
@@ -659,8 +696,8 @@ fn transfer_in(c: &Connection, options: &StoreOptions, t: &Transfer) -> StoreRes
                 "UPDATE collections SET parent_id = ?2, name = ?3, modified = ?4 WHERE id = ?1",
             )?
             .execute(params![coll.id, target_parent.id, t.target_name, now()])?;
-            record_change(c, source_parent.id, &t.source_name, true)?;
-            record_change(c, target_parent.id, &t.target_name, false)?;
+            record_change(c, source_parent.id, &t.source_name, true, true)?;
+            record_change(c, target_parent.id, &t.target_name, false, true)?;
         } else {
             let size = if t.recursive { subtree_size(c, coll.id)? } else { 0 };
             check_quota(c, options, target_parent.owner_id, size)?;
@@ -703,7 +740,7 @@ fn put_in(
     let size = obj.body.len() as i64;
     let old_size = existing.as_ref().map(|m| m.size).unwrap_or(0);
     check_quota(c, options, collection.owner_id, size - old_size)?;
-    let revision = record_change(c, collection_id, &obj.name, false)?;
+    let revision = record_change(c, collection_id, &obj.name, false, false)?;
     let at = now();
     let index = &obj.index;
     match &existing {
@@ -995,7 +1032,7 @@ impl Store for SqliteStore {
                     |r| r.get(0),
                 )?;
             insert_properties(c, ResourceId::Collection(id), &new.properties)?;
-            record_change(c, parent.id, &new.name, false)?;
+            record_change(c, parent.id, &new.name, false, true)?;
             get_collection(c, id)?.ok_or(StoreError::NotFound)
         }))
     }
@@ -1164,7 +1201,7 @@ impl Store for SqliteStore {
                     let coll = get_collection(c, id)?.ok_or(StoreError::NotFound)?;
                     bump_revision(c, id)?;
                     if let Some(parent) = coll.parent_id {
-                        record_change(c, parent, &coll.name, false)?;
+                        record_change(c, parent, &coll.name, false, true)?;
                     }
                 }
                 ResourceId::Object(id) => {
@@ -1173,7 +1210,7 @@ impl Store for SqliteStore {
                         .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
                         .optional()?
                         .ok_or(StoreError::NotFound)?;
-                    let revision = record_change(c, collection, &name, false)?;
+                    let revision = record_change(c, collection, &name, false, false)?;
                     c.prepare_cached("UPDATE objects SET revision = ?2 WHERE id = ?1")?.execute(params![id, revision])?;
                 }
             }
@@ -1181,24 +1218,32 @@ impl Store for SqliteStore {
         }))
     }
 
-    fn changes_since(&self, collection_id: i64, from: i64, limit: usize) -> StoreFuture<'_, ChangeSet> {
+    fn changes_since(
+        &self,
+        collection_id: i64,
+        from: i64,
+        include_deleted: bool,
+        limit: usize,
+    ) -> StoreFuture<'_, ChangeSet> {
         Box::pin(self.read(move |c| {
             let collection = get_collection(c, collection_id)?.ok_or(StoreError::InvalidSyncToken)?;
             if from < 0 || from > collection.revision {
                 return Err(StoreError::InvalidSyncToken);
             }
-            // An initial sync lists what exists; tombstones only matter to clients that had it.
-            let sql = if from == 0 {
-                "SELECT name, revision, deleted FROM changes WHERE collection_id = ?1 AND revision > ?2
-                 AND deleted = 0 ORDER BY revision LIMIT ?3"
-            } else {
-                "SELECT name, revision, deleted FROM changes WHERE collection_id = ?1 AND revision > ?2
-                 ORDER BY revision LIMIT ?3"
-            };
-            let mut stmt = c.prepare_cached(sql)?;
-            let rows = stmt.query_map(params![collection_id, from, limit as i64 + 1], |r| {
-                Ok(Change { name: r.get(0)?, revision: r.get(1)?, deleted: r.get::<_, i64>(2)? != 0 })
-            })?;
+            let mut stmt = c.prepare_cached(
+                "SELECT name, revision, deleted, is_collection FROM changes
+                 WHERE collection_id = ?1 AND revision > ?2 AND (?3 OR deleted = 0)
+                 ORDER BY revision LIMIT ?4",
+            )?;
+            let rows =
+                stmt.query_map(params![collection_id, from, include_deleted, limit as i64 + 1], |r| {
+                    Ok(Change {
+                        name: r.get(0)?,
+                        revision: r.get(1)?,
+                        deleted: r.get::<_, i64>(2)? != 0,
+                        is_collection: r.get::<_, i64>(3)? != 0,
+                    })
+                })?;
             let mut changes: Vec<Change> = rows.collect::<Result<_, _>>()?;
             let truncated = changes.len() > limit;
             changes.truncate(limit);

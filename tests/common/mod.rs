@@ -31,6 +31,8 @@ pub struct Server {
     child: Option<Child>,
     extra_args: Vec<String>,
     scheme: &'static str,
+    /// Where the server's stderr goes (with `RUST_LOG=info`), if captured.
+    log_file: Option<PathBuf>,
 }
 
 impl Server {
@@ -41,7 +43,18 @@ impl Server {
 
     /// A server with `config` as its TOML configuration and extra `serve` flags.
     pub fn start_with(config: &str, serve_args: &[&str]) -> Server {
+        Server::start_inner(config, serve_args, false)
+    }
+
+    /// Like [`Server::start_with`], but the server runs with `RUST_LOG=info`
+    /// and its stderr goes to a file in the temp dir; read it with [`Server::log`].
+    pub fn start_logged(config: &str, serve_args: &[&str]) -> Server {
+        Server::start_inner(config, serve_args, true)
+    }
+
+    fn start_inner(config: &str, serve_args: &[&str], logged: bool) -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
+        let log_file = logged.then(|| dir.path().join("server.log"));
         std::fs::write(dir.path().join("skjold.toml"), config).expect("write config");
         let scheme = if serve_args.contains(&"--tls-cert") { "https" } else { "http" };
         let mut server = Server {
@@ -52,6 +65,7 @@ impl Server {
             child: None,
             extra_args: serve_args.iter().map(|s| s.to_string()).collect(),
             scheme,
+            log_file,
         };
         server.launch("127.0.0.1:0");
         server
@@ -69,16 +83,22 @@ impl Server {
     }
 
     fn launch(&mut self, listen: &str) {
-        let mut child = self
-            .command()
-            .arg("serve")
-            .arg("--listen")
-            .arg(listen)
-            .args(&self.extra_args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start skjold");
+        let mut command = self.command();
+        command.arg("serve").arg("--listen").arg(listen).args(&self.extra_args).stdout(Stdio::piped());
+        match &self.log_file {
+            Some(path) => {
+                let file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .expect("open the log file");
+                command.env("RUST_LOG", "info").stderr(Stdio::from(file));
+            }
+            None => {
+                command.stderr(Stdio::inherit());
+            }
+        }
+        let mut child = command.spawn().expect("start skjold");
         let stdout = child.stdout.take().expect("stdout");
         let mut lines = BufReader::new(stdout).lines();
         let mut port = None;
@@ -206,7 +226,12 @@ impl Resp {
     pub fn error_condition(&self) -> Option<String> {
         let doc = roxmltree::Document::parse(&self.body).ok()?;
         let root = doc.root_element();
-        assert_eq!((root.tag_name().namespace(), root.tag_name().name()), (Some(DAV), "error"), "{}", self.body);
+        assert_eq!(
+            (root.tag_name().namespace(), root.tag_name().name()),
+            (Some(DAV), "error"),
+            "{}",
+            self.body
+        );
         root.children()
             .filter(|n| n.is_element())
             .find(|n| n.tag_name().namespace() != Some("urn:x-skjold"))
@@ -290,16 +315,22 @@ impl Multistatus {
                                     continue;
                                 };
                                 for p in prop.children().filter(|n| n.is_element()) {
-                                    let text: String =
-                                        p.descendants().filter(|n| n.is_text()).filter_map(|n| n.text()).collect();
-                                    let children = p.children().filter(|n| n.is_element()).map(name_of).collect();
+                                    let text: String = p
+                                        .descendants()
+                                        .filter(|n| n.is_text())
+                                        .filter_map(|n| n.text())
+                                        .collect();
+                                    let children =
+                                        p.children().filter(|n| n.is_element()).map(name_of).collect();
                                     let hrefs = p
                                         .descendants()
                                         .filter(|n| name_of(*n) == "{DAV:}href")
                                         .filter_map(|n| n.text().map(str::to_owned))
                                         .collect();
                                     let xml = body[p.range()].to_owned();
-                                    entry.props.insert(name_of(p), PropValue { status, text, children, hrefs, xml });
+                                    entry
+                                        .props
+                                        .insert(name_of(p), PropValue { status, text, children, hrefs, xml });
                                 }
                             }
                             _ => {}
@@ -315,7 +346,10 @@ impl Multistatus {
 
     pub fn entry(&self, href: &str) -> &Entry {
         self.entries.iter().find(|e| e.href == href).unwrap_or_else(|| {
-            panic!("no response for {href}; have {:?}", self.entries.iter().map(|e| &e.href).collect::<Vec<_>>())
+            panic!(
+                "no response for {href}; have {:?}",
+                self.entries.iter().map(|e| &e.href).collect::<Vec<_>>()
+            )
         })
     }
 
@@ -355,10 +389,20 @@ impl Client {
 
     /// A client with a custom reqwest client (TLS tests).
     pub fn with_http(base: &str, http: reqwest::Client, credentials: Option<(&str, &str)>) -> Client {
-        Client { base: base.to_owned(), http, credentials: credentials.map(|(u, p)| (u.to_owned(), p.to_owned())) }
+        Client {
+            base: base.to_owned(),
+            http,
+            credentials: credentials.map(|(u, p)| (u.to_owned(), p.to_owned())),
+        }
     }
 
-    pub async fn send(&self, method: &str, path: &str, headers: &[(&str, &str)], body: impl Into<Vec<u8>>) -> Resp {
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<Vec<u8>>,
+    ) -> Resp {
         let url = if path.starts_with("http") { path.to_owned() } else { format!("{}{}", self.base, path) };
         let mut req = self.http.request(Method::from_bytes(method.as_bytes()).expect("method"), url);
         if let Some((u, p)) = &self.credentials {
@@ -366,7 +410,10 @@ impl Client {
         }
         let mut map = HeaderMap::new();
         for (k, v) in headers {
-            map.append(HeaderName::from_bytes(k.as_bytes()).expect("name"), HeaderValue::from_str(v).expect("value"));
+            map.append(
+                HeaderName::from_bytes(k.as_bytes()).expect("name"),
+                HeaderValue::from_str(v).expect("value"),
+            );
         }
         let body = body.into();
         if !body.is_empty() {
@@ -384,7 +431,13 @@ impl Client {
     }
 
     pub async fn propfind(&self, path: &str, depth: &str, body: &str) -> Resp {
-        self.send("PROPFIND", path, &[("Depth", depth), ("Content-Type", "application/xml; charset=utf-8")], body).await
+        self.send(
+            "PROPFIND",
+            path,
+            &[("Depth", depth), ("Content-Type", "application/xml; charset=utf-8")],
+            body,
+        )
+        .await
     }
 
     /// PROPFIND for a list of `(namespace, name)` properties.
@@ -443,4 +496,98 @@ pub fn vcard(uid: &str, name: &str) -> String {
 
 pub fn fixture(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+impl Server {
+    /// What the server wrote to stderr so far (servers started with [`Server::start_logged`]).
+    pub fn log(&self) -> String {
+        let path = self.log_file.as_ref().expect("the server was started with start_logged");
+        std::fs::read_to_string(path).unwrap_or_default()
+    }
+
+    /// Sends `request` as raw bytes over a new plain-TCP connection and returns
+    /// everything the server sent back until it closed the connection (or 20 s
+    /// passed). Write errors are ignored: the server may close early.
+    pub fn raw(&self, request: &[u8]) -> Vec<u8> {
+        use std::io::Read;
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
+        stream.set_read_timeout(Some(Duration::from_secs(20))).expect("read timeout");
+        let _ = stream.write_all(request);
+        let mut out = Vec::new();
+        let mut buf = [0u8; 16 * 1024];
+        loop {
+            match stream.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => out.extend_from_slice(&buf[..n]),
+            }
+        }
+        out
+    }
+
+    /// The value of an `Authorization: Basic` header for these credentials.
+    pub fn basic_auth(user: &str, password: &str) -> String {
+        format!("Basic {}", base64(format!("{user}:{password}").as_bytes()))
+    }
+}
+
+/// The status code of a raw HTTP/1.x response, if it has a status line.
+pub fn raw_status(response: &[u8]) -> Option<u16> {
+    let text = String::from_utf8_lossy(response);
+    let line = text.lines().next()?;
+    if !line.starts_with("HTTP/1.") {
+        return None;
+    }
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Standard base64 with padding (RFC 4648 §4).
+pub fn base64(data: &[u8]) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+impl Client {
+    /// Like [`Client::send`], but a transport error (server gone, connection
+    /// reset) is returned instead of panicking.
+    pub async fn try_send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<Vec<u8>>,
+    ) -> Result<Resp, String> {
+        let url = if path.starts_with("http") { path.to_owned() } else { format!("{}{}", self.base, path) };
+        let mut req = self.http.request(Method::from_bytes(method.as_bytes()).expect("method"), url);
+        if let Some((u, p)) = &self.credentials {
+            req = req.basic_auth(u, Some(p));
+        }
+        let mut map = HeaderMap::new();
+        for (k, v) in headers {
+            map.append(
+                HeaderName::from_bytes(k.as_bytes()).expect("name"),
+                HeaderValue::from_str(v).expect("value"),
+            );
+        }
+        let body = body.into();
+        if !body.is_empty() {
+            req = req.body(body);
+        }
+        let resp = req.headers(map).send().await.map_err(|e| format!("{method} {path}: {e}"))?;
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let bytes = resp.bytes().await.map_err(|e| format!("{method} {path}: body: {e}"))?;
+        Ok(Resp { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() })
+    }
 }
