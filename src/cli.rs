@@ -13,7 +13,7 @@ use crate::config::{Config, FileConfig, Overrides};
 use crate::dav::Dav;
 use crate::server::{self, App, Listener, tls};
 use crate::store::sqlite::{SqliteStore, StoreOptions};
-use crate::store::{Store, StoreError};
+use crate::store::{Collection, CollectionKind, DeadProperty, NewCollection, Store, StoreError};
 
 /// Skjold: a CalDAV and CardDAV server for calendars, tasks and contacts.
 #[derive(Debug, Parser)]
@@ -43,6 +43,16 @@ pub enum Command {
     AppPassword(AppPasswordCommand),
     /// Check the configuration, the database and the TLS files, and report what was found.
     Check(ServeArgs),
+    /// Import an iCalendar file into a user's calendar (safe to run again: unchanged objects stay untouched).
+    Import(ImportArgs),
+    /// Write all of a user's calendars, address books and files into a folder.
+    Export {
+        #[arg(long)]
+        user: String,
+        /// Folder to write into (created; must be empty if it exists).
+        #[arg(long, value_name = "DIR")]
+        output: PathBuf,
+    },
 }
 
 #[derive(Debug, Args, Default)]
@@ -59,6 +69,18 @@ pub struct ServeArgs {
     /// The address clients use to reach the server, when it differs (reverse proxy).
     #[arg(long, env = "SKJOLD_PUBLIC_URL", value_name = "URL")]
     pub public_url: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The user whose data receives the import.
+    #[arg(long)]
+    pub user: String,
+    /// The calendar (its URL name, e.g. "default"); created if missing.
+    #[arg(long, value_name = "SLUG")]
+    pub calendar: String,
+    /// The .ics file.
+    pub file: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]
@@ -133,6 +155,8 @@ pub fn run(cli: Cli) -> Result<()> {
             Command::User(cmd) => user(&config, cmd).await,
             Command::AppPassword(cmd) => app_password(&config, cmd).await,
             Command::Check(_) => check(&config).await,
+            Command::Import(args) => import(&config, args).await,
+            Command::Export { user, output } => export(&config, &user, &output).await,
         }
     })
 }
@@ -404,6 +428,65 @@ async fn app_password(config: &Config, cmd: AppPasswordCommand) -> Result<()> {
             println!("Revoked {label:?} of {user:?}.");
         }
     }
+    Ok(())
+}
+
+/// The user's calendar of this URL name, created if it does not exist.
+async fn calendar_for_import(
+    store: &dyn Store,
+    principal: &crate::store::Principal,
+    slug: &str,
+) -> Result<Collection> {
+    crate::dav::path::validate_name(slug).map_err(|e| anyhow!("calendar name {slug:?}: {}", e.message))?;
+    let home = store.home(principal.id, CollectionKind::CalendarHome).await?;
+    if let Some(existing) = store.child_collections(home.id).await?.into_iter().find(|c| c.name == slug) {
+        return Ok(existing);
+    }
+    let mut displayname = crate::dav::xml::Element::new(crate::dav::xml::DAV, "displayname");
+    displayname.children.push(crate::dav::xml::Node::Text(slug.to_owned()));
+    let created = store
+        .create_collection(NewCollection {
+            parent_id: home.id,
+            name: slug.to_owned(),
+            kind: CollectionKind::Calendar,
+            components: Some(crate::dav::mkcol::DEFAULT_COMPONENTS.iter().map(|s| s.to_string()).collect()),
+            properties: vec![DeadProperty {
+                namespace: crate::dav::xml::DAV.into(),
+                name: "displayname".into(),
+                xml: displayname.to_standalone_xml(),
+            }],
+        })
+        .await?;
+    println!("Created the calendar {slug:?} for {:?}.", principal.name);
+    Ok(created)
+}
+
+async fn import(config: &Config, args: ImportArgs) -> Result<()> {
+    let store = open_store(config)?;
+    let store: &dyn Store = store.as_ref();
+    let principal = require_user(store, &args.user).await?;
+    let bytes = std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
+    let text = String::from_utf8(crate::ical::unfold(&bytes))
+        .map_err(|_| anyhow!("{} is not UTF-8 text", args.file.display()))?;
+    let calendar = calendar_for_import(store, &principal, &args.calendar).await?;
+    let report = crate::import::import_calendar(store, &calendar, &text).await?;
+    println!("{}: {}", args.file.display(), report.summary());
+    for (what, why) in &report.rejected {
+        println!("  rejected {what}: {why}");
+    }
+    Ok(())
+}
+
+async fn export(config: &Config, user: &str, output: &std::path::Path) -> Result<()> {
+    let store = open_store(config)?;
+    let store: &dyn Store = store.as_ref();
+    let principal = require_user(store, user).await?;
+    if output.exists() && std::fs::read_dir(output)?.next().is_some() {
+        bail!("{} is not empty; export into a new folder", output.display());
+    }
+    create_private_dir(output)?;
+    let summary = crate::export::export_user(store, &principal, output).await?;
+    println!("Exported {user:?} into {}: {summary}", output.display());
     Ok(())
 }
 

@@ -33,7 +33,9 @@ impl Collation {
             Collation::AsciiCasemap => s.to_ascii_uppercase(),
             // RFC 5051 §2: titlecase each character, then NFKD. Upper case stands
             // in for titlecase; they differ only for a few digraphs.
-            Collation::UnicodeCasemap => s.chars().flat_map(char::to_uppercase).collect::<String>().nfkd().collect(),
+            Collation::UnicodeCasemap => {
+                s.chars().flat_map(char::to_uppercase).collect::<String>().nfkd().collect()
+            }
         }
     }
 }

@@ -60,7 +60,9 @@ impl CalendarDataRequest {
             match (child.ns.as_str(), child.local.as_str()) {
                 (CALDAV, "comp") => req.select = Some(parse_comp(child)?),
                 (CALDAV, "expand") => req.expand = Some(TimeRange::parse(child, true)?),
-                (CALDAV, "limit-recurrence-set") => req.limit_recurrence = Some(TimeRange::parse(child, true)?),
+                (CALDAV, "limit-recurrence-set") => {
+                    req.limit_recurrence = Some(TimeRange::parse(child, true)?)
+                }
                 (CALDAV, "limit-freebusy-set") => req.limit_freebusy = Some(TimeRange::parse(child, true)?),
                 _ => {}
             }
@@ -112,19 +114,26 @@ fn parse_comp(e: &Element) -> DavResult<CompSelect> {
 }
 
 /// The text to put in `calendar-data` for a stored body.
-pub fn render(body: &[u8], req: &CalendarDataRequest, floating: &Zone, max_instances: usize) -> DavResult<String> {
-    if req.is_whole() {
-        if let Ok(text) = std::str::from_utf8(body) {
-            return Ok(text.to_owned());
-        }
+pub fn render(
+    body: &[u8],
+    req: &CalendarDataRequest,
+    floating: &Zone,
+    max_instances: usize,
+) -> DavResult<String> {
+    if req.is_whole()
+        && let Ok(text) = std::str::from_utf8(body)
+    {
+        return Ok(text.to_owned());
     }
     let text = ical::decode(body).map_err(|e| DavError::new(StatusCode::INTERNAL_SERVER_ERROR, e.0))?;
-    let mut calendar = ical::tree::parse_tree(&text).map_err(|e| DavError::new(StatusCode::INTERNAL_SERVER_ERROR, e.0))?;
+    let mut calendar =
+        ical::tree::parse_tree(&text).map_err(|e| DavError::new(StatusCode::INTERNAL_SERVER_ERROR, e.0))?;
     let zones = Zones::from_calendar(&calendar);
     if let Some(range) = &req.expand {
         calendar = expand(&calendar, &zones, range, floating, max_instances).map_err(instances_error)?;
     } else if let Some(range) = &req.limit_recurrence {
-        calendar = limit_recurrence(&calendar, &zones, range, floating, max_instances).map_err(instances_error)?;
+        calendar =
+            limit_recurrence(&calendar, &zones, range, floating, max_instances).map_err(instances_error)?;
     }
     if let Some(range) = &req.limit_freebusy {
         limit_freebusy(&mut calendar, &zones, range, floating);
@@ -200,7 +209,12 @@ fn utc_property(name: &str, original: Option<&Property>, m: &Moment, floating: &
         line.push_str(&format_utc(m.to_utc(floating)));
     }
     // The line is built from parsed parts, so it parses.
-    parse_line(&line).unwrap_or_else(|_| Property { name: name.into(), params: Vec::new(), value: String::new(), raw: line })
+    parse_line(&line).unwrap_or_else(|_| Property {
+        name: name.into(),
+        params: Vec::new(),
+        value: String::new(),
+        raw: line,
+    })
 }
 
 /// §9.6.5: one component per instance overlapping `range`, with times in
@@ -212,7 +226,11 @@ pub fn expand(
     floating: &Zone,
     max_instances: usize,
 ) -> Result<Component, ExpandError> {
-    let mut out = Component { name: calendar.name.clone(), properties: calendar.properties.clone(), components: Vec::new() };
+    let mut out = Component {
+        name: calendar.name.clone(),
+        properties: calendar.properties.clone(),
+        components: Vec::new(),
+    };
     let series = Series::new(calendar, zones);
     let recurring = series.is_recurring();
     let mut instances = Vec::new();
@@ -225,7 +243,8 @@ pub fn expand(
     instances.sort_by_key(|i| i.start.as_ref().map(|s| s.to_utc(floating)));
     for inst in instances {
         let src = inst.component;
-        let mut c = Component { name: src.name.clone(), properties: Vec::new(), components: src.components.clone() };
+        let mut c =
+            Component { name: src.name.clone(), properties: Vec::new(), components: src.components.clone() };
         for p in &src.properties {
             match p.name.as_str() {
                 "RRULE" | "RDATE" | "EXDATE" | "EXRULE" | "RECURRENCE-ID" => {}
@@ -240,17 +259,19 @@ pub fn expand(
                     }
                 }
                 _ if p.has_param("TZID") => match zones.moment(p) {
-                    Some(m) if !p.value.contains(',') => c.properties.push(utc_property(&p.name, Some(p), &m, floating)),
+                    Some(m) if !p.value.contains(',') => {
+                        c.properties.push(utc_property(&p.name, Some(p), &m, floating))
+                    }
                     _ => c.properties.push(p.clone()),
                 },
                 _ => c.properties.push(p.clone()),
             }
         }
-        if recurring || src.prop("RECURRENCE-ID").is_some() {
-            if let Some(rid) = &inst.recurrence_id {
-                let original = src.prop("RECURRENCE-ID");
-                c.properties.push(utc_property("RECURRENCE-ID", original, rid, floating));
-            }
+        if (recurring || src.prop("RECURRENCE-ID").is_some())
+            && let Some(rid) = &inst.recurrence_id
+        {
+            let original = src.prop("RECURRENCE-ID");
+            c.properties.push(utc_property("RECURRENCE-ID", original, rid, floating));
         }
         out.components.push(c);
     }
@@ -310,7 +331,10 @@ pub fn limit_freebusy(calendar: &mut Component, zones: &Zones, range: &TimeRange
                 .split(',')
                 .filter(|v| {
                     let single = Property { value: (*v).to_owned(), ..p.clone() };
-                    zones.periods(&single).iter().any(|(s, e)| range.start < e.to_utc(floating) && range.end > s.to_utc(floating))
+                    zones
+                        .periods(&single)
+                        .iter()
+                        .any(|(s, e)| range.start < e.to_utc(floating) && range.end > s.to_utc(floating))
                 })
                 .collect();
             if values.is_empty() {
@@ -333,7 +357,10 @@ mod tests {
     const SERIES: &str = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:test\r\nBEGIN:VTIMEZONE\r\nTZID:Europe/Berlin\r\nEND:VTIMEZONE\r\nBEGIN:VEVENT\r\nUID:s\r\nDTSTAMP:20250101T000000Z\r\nDTSTART;TZID=Europe/Berlin:20250106T100000\r\nDTEND;TZID=Europe/Berlin:20250106T110000\r\nRRULE:FREQ=DAILY;COUNT=5\r\nEXDATE;TZID=Europe/Berlin:20250108T100000\r\nSUMMARY:Stand-up\r\nATTENDEE;CN=\"Doe, Jane\":mailto:jane@example.com\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:s\r\nRECURRENCE-ID;TZID=Europe/Berlin:20250109T100000\r\nDTSTART;TZID=Europe/Berlin:20250109T140000\r\nDTEND;TZID=Europe/Berlin:20250109T150000\r\nSUMMARY:Stand-up (moved)\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
 
     fn request(inner: &str) -> CalendarDataRequest {
-        let e = xml::parse(format!(r#"<C:calendar-data xmlns:C="{CALDAV}">{inner}</C:calendar-data>"#).as_bytes()).unwrap();
+        let e = xml::parse(
+            format!(r#"<C:calendar-data xmlns:C="{CALDAV}">{inner}</C:calendar-data>"#).as_bytes(),
+        )
+        .unwrap();
         CalendarDataRequest::parse(&e).unwrap()
     }
 
@@ -352,16 +379,30 @@ mod tests {
             MAX_INSTANCES,
         )
         .unwrap();
-        assert!(!out.contains("RRULE") && !out.contains("EXDATE") && !out.contains("VTIMEZONE") && !out.contains("TZID"), "{out}");
+        assert!(
+            !out.contains("RRULE")
+                && !out.contains("EXDATE")
+                && !out.contains("VTIMEZONE")
+                && !out.contains("TZID"),
+            "{out}"
+        );
         let starts: Vec<&str> = out.lines().filter(|l| l.starts_with("DTSTART")).collect();
         assert_eq!(
             starts,
-            vec!["DTSTART:20250106T090000Z", "DTSTART:20250107T090000Z", "DTSTART:20250109T130000Z", "DTSTART:20250110T090000Z"]
+            vec![
+                "DTSTART:20250106T090000Z",
+                "DTSTART:20250107T090000Z",
+                "DTSTART:20250109T130000Z",
+                "DTSTART:20250110T090000Z"
+            ]
         );
         let rids: Vec<&str> = out.lines().filter(|l| l.starts_with("RECURRENCE-ID")).collect();
         assert_eq!(rids.len(), 4);
         assert!(rids.contains(&"RECURRENCE-ID:20250109T090000Z"));
-        assert!(out.contains("ATTENDEE;CN=\"Doe, Jane\":mailto:jane@example.com"), "parameters survive: {out}");
+        assert!(
+            out.contains("ATTENDEE;CN=\"Doe, Jane\":mailto:jane@example.com"),
+            "parameters survive: {out}"
+        );
         assert!(out.contains("SUMMARY:Stand-up (moved)"));
     }
 
@@ -418,7 +459,14 @@ mod tests {
 
     #[test]
     fn unsupported_media_types_are_refused() {
-        let e = xml::parse(format!(r#"<C:calendar-data xmlns:C="{CALDAV}" content-type="application/calendar+json"/>"#).as_bytes()).unwrap();
-        assert_eq!(CalendarDataRequest::parse(&e).unwrap_err().condition.unwrap().name, "supported-calendar-data");
+        let e = xml::parse(
+            format!(r#"<C:calendar-data xmlns:C="{CALDAV}" content-type="application/calendar+json"/>"#)
+                .as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(
+            CalendarDataRequest::parse(&e).unwrap_err().condition.unwrap().name,
+            "supported-calendar-data"
+        );
     }
 }

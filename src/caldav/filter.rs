@@ -91,7 +91,8 @@ fn allowed_child(parent: &str, child: &str) -> bool {
 }
 
 /// Properties on which a time-range is defined (§9.9).
-const TIME_PROPERTIES: &[&str] = &["COMPLETED", "CREATED", "DTEND", "DTSTAMP", "DTSTART", "DUE", "LAST-MODIFIED"];
+const TIME_PROPERTIES: &[&str] =
+    &["COMPLETED", "CREATED", "DTEND", "DTSTAMP", "DTSTART", "DUE", "LAST-MODIFIED"];
 
 fn name_of(e: &Element) -> DavResult<String> {
     e.attribute("name")
@@ -102,18 +103,28 @@ fn name_of(e: &Element) -> DavResult<String> {
 
 /// Parses a `text-match`; `card` allows CardDAV's match-type.
 pub fn parse_text_match(e: &Element, ns: &'static str, card: bool) -> DavResult<TextMatch> {
-    let collation_name = e.attribute("collation").unwrap_or(if card { "i;unicode-casemap" } else { "i;ascii-casemap" });
+    let collation_name =
+        e.attribute("collation").unwrap_or(if card { "i;unicode-casemap" } else { "i;ascii-casemap" });
     let collation = Collation::parse(collation_name).ok_or_else(|| {
-        DavError::condition(StatusCode::FORBIDDEN, ns, "supported-collation", format!("unsupported collation {collation_name:?}"))
+        DavError::condition(
+            StatusCode::FORBIDDEN,
+            ns,
+            "supported-collation",
+            format!("unsupported collation {collation_name:?}"),
+        )
     })?;
     let negate = match e.attribute("negate-condition").map(str::trim) {
         None | Some("no") => false,
         Some("yes") => true,
-        Some(other) => return Err(DavError::bad_request(format!("negate-condition must be yes or no, not {other:?}"))),
+        Some(other) => {
+            return Err(DavError::bad_request(format!("negate-condition must be yes or no, not {other:?}")));
+        }
     };
     let match_type = match (card, e.attribute("match-type")) {
         (false, _) | (true, None) => MatchType::Contains,
-        (true, Some(t)) => MatchType::parse(t).ok_or_else(|| DavError::bad_request(format!("unknown match-type {t:?}")))?,
+        (true, Some(t)) => {
+            MatchType::parse(t).ok_or_else(|| DavError::bad_request(format!("unknown match-type {t:?}")))?
+        }
     };
     Ok(TextMatch { text: e.text(), collation, match_type, negate })
 }
@@ -134,7 +145,8 @@ pub fn parse(filter: &Element) -> DavResult<CompFilter> {
 
 fn parse_comp(e: &Element) -> DavResult<CompFilter> {
     let name = name_of(e)?;
-    let mut f = CompFilter { name, is_not_defined: false, time_range: None, props: Vec::new(), comps: Vec::new() };
+    let mut f =
+        CompFilter { name, is_not_defined: false, time_range: None, props: Vec::new(), comps: Vec::new() };
     for child in e.elements() {
         match (child.ns.as_str(), child.local.as_str()) {
             (CALDAV, "is-not-defined") => f.is_not_defined = true,
@@ -153,7 +165,9 @@ fn parse_comp(e: &Element) -> DavResult<CompFilter> {
     if f.is_not_defined && (f.time_range.is_some() || !f.props.is_empty() || !f.comps.is_empty()) {
         return Err(valid_filter("is-not-defined stands alone"));
     }
-    if f.time_range.is_some() && !matches!(f.name.as_str(), "VEVENT" | "VTODO" | "VJOURNAL" | "VFREEBUSY" | "VALARM") {
+    if f.time_range.is_some()
+        && !matches!(f.name.as_str(), "VEVENT" | "VTODO" | "VJOURNAL" | "VFREEBUSY" | "VALARM")
+    {
         return Err(valid_filter(format!("time-range is not defined for {}", f.name)));
     }
     Ok(f)
@@ -239,11 +253,16 @@ impl<'a> Evaluator<'a> {
         Ok(false)
     }
 
-    fn component_matches(&self, f: &CompFilter, c: &'a Component, parent: Option<&'a Component>) -> Result<bool, ExpandError> {
-        if let Some(range) = &f.time_range {
-            if !self.overlaps(c, parent, range)? {
-                return Ok(false);
-            }
+    fn component_matches(
+        &self,
+        f: &CompFilter,
+        c: &'a Component,
+        parent: Option<&'a Component>,
+    ) -> Result<bool, ExpandError> {
+        if let Some(range) = &f.time_range
+            && !self.overlaps(c, parent, range)?
+        {
+            return Ok(false);
         }
         for p in &f.props {
             if !self.prop_filter_matches(p, c) {
@@ -265,7 +284,9 @@ impl<'a> Evaluator<'a> {
         }
         props.any(|p| {
             let value_ok = match (&f.time_range, &f.text) {
-                (Some(range), _) => self.zones.moment(p).is_some_and(|m| range.contains(m.to_utc(&self.floating))),
+                (Some(range), _) => {
+                    self.zones.moment(p).is_some_and(|m| range.contains(m.to_utc(&self.floating)))
+                }
                 (None, Some(text)) => text.matches(&p.text()),
                 (None, None) => true,
             };
@@ -283,12 +304,21 @@ impl<'a> Evaluator<'a> {
     }
 
     /// §9.9: whether any instance of `c` overlaps `range`.
-    fn overlaps(&self, c: &'a Component, parent: Option<&'a Component>, range: &TimeRange) -> Result<bool, ExpandError> {
+    fn overlaps(
+        &self,
+        c: &'a Component,
+        parent: Option<&'a Component>,
+        range: &TimeRange,
+    ) -> Result<bool, ExpandError> {
         match c.name.as_str() {
-            "VEVENT" | "VTODO" | "VJOURNAL" => self.any_instance(c, Some((range.start, range.end)), |i| self.instance_overlaps(i, range)),
+            "VEVENT" | "VTODO" | "VJOURNAL" => {
+                self.any_instance(c, Some((range.start, range.end)), |i| self.instance_overlaps(i, range))
+            }
             "VFREEBUSY" => Ok(self.freebusy_overlaps(c, range)),
             "VALARM" => match parent {
-                Some(owner) => self.any_instance(owner, None, |i| alarm_times(c, i, self.zones, &self.floating, range).is_some()),
+                Some(owner) => self.any_instance(owner, None, |i| {
+                    alarm_times(c, i, self.zones, &self.floating, range).is_some()
+                }),
                 None => Ok(false),
             },
             _ => Ok(false),
@@ -324,9 +354,9 @@ impl<'a> Evaluator<'a> {
         if let (Some(s), Some(e)) = (start, end) {
             return range.start <= e.to_utc(&self.floating) && range.end > s.to_utc(&self.floating);
         }
-        c.props("FREEBUSY").flat_map(|p| self.zones.periods(p)).any(|(s, e)| {
-            range.start < e.to_utc(&self.floating) && range.end > s.to_utc(&self.floating)
-        })
+        c.props("FREEBUSY")
+            .flat_map(|p| self.zones.periods(p))
+            .any(|(s, e)| range.start < e.to_utc(&self.floating) && range.end > s.to_utc(&self.floating))
     }
 }
 
@@ -342,7 +372,9 @@ pub fn instance_overlaps(i: &Instance<'_>, range: &TimeRange, zones: &Zones, flo
             match end {
                 Some(e) if e > s => range.start < e && range.end > s,
                 Some(_) => range.start <= s && range.end > s,
-                None if i.start.as_ref().is_some_and(|m| m.date_only) => range.start < s + 86_400 && range.end > s,
+                None if i.start.as_ref().is_some_and(|m| m.date_only) => {
+                    range.start < s + 86_400 && range.end > s
+                }
                 None => range.start <= s && range.end > s,
             }
         }
@@ -357,12 +389,15 @@ pub fn instance_overlaps(i: &Instance<'_>, range: &TimeRange, zones: &Zones, flo
             let created = c.prop("CREATED").and_then(|p| zones.moment(p)).map(|m| utc(&m));
             match (start, has_duration, end) {
                 (Some(s), true, Some(e)) => range.start <= e && (range.end > s || range.end >= e),
-                (Some(s), false, Some(due)) => (range.start < due || range.start <= s) && (range.end > s || range.end >= due),
+                (Some(s), false, Some(due)) => {
+                    (range.start < due || range.start <= s) && (range.end > s || range.end >= due)
+                }
                 (Some(s), _, None) => range.start <= s && range.end > s,
                 (None, _, Some(due)) => range.start < due && range.end >= due,
                 (None, _, None) => match (completed, created) {
                     (Some(done), Some(made)) => {
-                        (range.start <= made || range.start <= done) && (range.end >= made || range.end >= done)
+                        (range.start <= made || range.start <= done)
+                            && (range.end >= made || range.end >= done)
                     }
                     (Some(done), None) => range.start <= done && range.end >= done,
                     (None, Some(made)) => range.end > made,
@@ -376,18 +411,32 @@ pub fn instance_overlaps(i: &Instance<'_>, range: &TimeRange, zones: &Zones, flo
 
 /// The trigger times of an alarm for one instance of its owner that fall in
 /// `range`, or `None` if none does (RFC 5545 §3.8.6.3, REPEAT/DURATION included).
-pub fn alarm_times(alarm: &Component, owner: &Instance<'_>, zones: &Zones, floating: &Zone, range: &TimeRange) -> Option<i64> {
+pub fn alarm_times(
+    alarm: &Component,
+    owner: &Instance<'_>,
+    zones: &Zones,
+    floating: &Zone,
+    range: &TimeRange,
+) -> Option<i64> {
     let trigger = alarm.prop("TRIGGER")?;
     let first = if trigger.param("VALUE").is_some_and(|v| v.eq_ignore_ascii_case("DATE-TIME")) {
         zones.moment(trigger)?.to_utc(floating)
     } else {
         let offset = parse_duration(&trigger.value)?;
         let related_end = trigger.param("RELATED").is_some_and(|r| r.eq_ignore_ascii_case("END"));
-        let anchor = if related_end { owner.end.as_ref().or(owner.start.as_ref()) } else { owner.start.as_ref() };
+        // A task without DTSTART anchors its alarms on DUE (as sabre/vobject does;
+        // RFC 5545 leaves RELATED=START without DTSTART undefined).
+        let anchor = if related_end {
+            owner.end.as_ref().or(owner.start.as_ref())
+        } else {
+            owner.start.as_ref().or(owner.end.as_ref())
+        };
         anchor?.plus(&offset).to_utc(floating)
     };
-    let repeat: i64 = alarm.prop("REPEAT").and_then(|p| p.value.trim().parse().ok()).unwrap_or(0).clamp(0, 1000);
-    let every = alarm.prop("DURATION").and_then(|p| parse_duration(&p.value)).map(|d| d.total_seconds()).unwrap_or(0);
+    let repeat: i64 =
+        alarm.prop("REPEAT").and_then(|p| p.value.trim().parse().ok()).unwrap_or(0).clamp(0, 1000);
+    let every =
+        alarm.prop("DURATION").and_then(|p| parse_duration(&p.value)).map(|d| d.total_seconds()).unwrap_or(0);
     (0..=repeat).map(|k| first + k * every).find(|t| range.contains(*t))
 }
 
@@ -399,7 +448,8 @@ mod tests {
     use crate::ical::tree::parse_tree;
 
     fn filter(xml_body: &str) -> CompFilter {
-        let root = xml::parse(format!(r#"<C:filter xmlns:C="{CALDAV}">{xml_body}</C:filter>"#).as_bytes()).unwrap();
+        let root =
+            xml::parse(format!(r#"<C:filter xmlns:C="{CALDAV}">{xml_body}</C:filter>"#).as_bytes()).unwrap();
         parse(&root).unwrap()
     }
 
@@ -458,7 +508,9 @@ mod tests {
             r#"<C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"><C:prop-filter name="LOCATION"><C:is-not-defined/></C:prop-filter></C:comp-filter></C:comp-filter>"#,
         );
         assert!(matches(WEEKLY, &no_location));
-        let no_todo = filter(r#"<C:comp-filter name="VCALENDAR"><C:comp-filter name="VTODO"><C:is-not-defined/></C:comp-filter></C:comp-filter>"#);
+        let no_todo = filter(
+            r#"<C:comp-filter name="VCALENDAR"><C:comp-filter name="VTODO"><C:is-not-defined/></C:comp-filter></C:comp-filter>"#,
+        );
         assert!(matches(WEEKLY, &no_todo));
         let not_cancelled = filter(
             r#"<C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"><C:prop-filter name="SUMMARY"><C:text-match negate-condition="yes">team</C:text-match></C:prop-filter></C:comp-filter></C:comp-filter>"#,
@@ -468,7 +520,8 @@ mod tests {
 
     #[test]
     fn vtodo_table() {
-        let todo = |props: &str| format!("BEGIN:VCALENDAR\nBEGIN:VTODO\nUID:t\n{props}END:VTODO\nEND:VCALENDAR\n");
+        let todo =
+            |props: &str| format!("BEGIN:VCALENDAR\nBEGIN:VTODO\nUID:t\n{props}END:VTODO\nEND:VCALENDAR\n");
         let f = filter(&format!(
             r#"<C:comp-filter name="VCALENDAR"><C:comp-filter name="VTODO">{}</C:comp-filter></C:comp-filter>"#,
             range("20250110T000000Z", "20250111T000000Z")
@@ -497,7 +550,8 @@ mod tests {
             r#"<C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"><C:time-range start="20250101"/></C:comp-filter></C:comp-filter>"#,
             r#"<C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"><C:time-range start="20250102T000000Z" end="20250101T000000Z"/></C:comp-filter></C:comp-filter>"#,
         ] {
-            let root = xml::parse(format!(r#"<C:filter xmlns:C="{CALDAV}">{body}</C:filter>"#).as_bytes()).unwrap();
+            let root =
+                xml::parse(format!(r#"<C:filter xmlns:C="{CALDAV}">{body}</C:filter>"#).as_bytes()).unwrap();
             let e = parse(&root).unwrap_err();
             assert_eq!(e.condition.map(|c| c.name), Some("valid-filter"), "{body}");
         }

@@ -3,6 +3,10 @@
 //! Bodies are validated with the `ical` ingest layer and stored as sent;
 //! the index keeps the UID and the component type.
 
+pub mod calendar_data;
+pub mod filter;
+pub mod report;
+
 use http::{HeaderValue, Response, StatusCode, header};
 
 use crate::dav::error::{DavError, DavResult};
@@ -14,6 +18,11 @@ use crate::store::{Collection, ObjectIndex};
 
 /// Components a calendar may be created for.
 pub const KNOWN_COMPONENTS: &[&str] = &["VEVENT", "VTODO", "VJOURNAL", "VFREEBUSY"];
+/// Earliest and latest times a calendar object may use (RFC 4791 §5.2.6, §5.2.7).
+pub const MIN_DATE_TIME: &str = "16010101T000000Z";
+pub const MAX_DATE_TIME: &str = "99991231T235959Z";
+/// Most attendees one instance may list (RFC 4791 §5.2.9).
+pub const MAX_ATTENDEES: usize = 1000;
 
 fn precondition(name: &'static str, message: impl Into<String>) -> DavError {
     DavError::condition(StatusCode::FORBIDDEN, CALDAV, name, message)
@@ -36,6 +45,7 @@ pub fn ingest(
         ical::CheckError::Object(m) => precondition("valid-calendar-object-resource", m),
         ical::CheckError::Instances(m) => precondition("max-instances", m),
     })?;
+    check_limits(&summary.calendar)?;
     let component = summary.component;
     if let Some(allowed) = &collection.components
         && !allowed.iter().any(|c| c.eq_ignore_ascii_case(&component))
@@ -55,6 +65,36 @@ pub fn ingest(
             recurring: summary.recurring,
         },
     ))
+}
+
+/// min-date-time, max-date-time and max-attendees-per-instance.
+fn check_limits(calendar: &ical::tree::Component) -> DavResult<()> {
+    let bound =
+        |s: &str| ical::time::parse_date_time(s).map(|t| t.0.and_utc().timestamp()).unwrap_or_default();
+    let (min, max) = (bound(MIN_DATE_TIME), bound(MAX_DATE_TIME));
+    let zones = ical::time::Zones::from_calendar(calendar);
+    for c in calendar.components.iter().filter(|c| c.name != "VTIMEZONE") {
+        for p in c
+            .properties
+            .iter()
+            .filter(|p| matches!(p.name.as_str(), "DTSTART" | "DTEND" | "DUE" | "RECURRENCE-ID"))
+        {
+            let Some(t) = zones.moment(p).map(|m| m.key()) else { continue };
+            if t < min {
+                return Err(precondition("min-date-time", format!("{} is before {MIN_DATE_TIME}", p.name)));
+            }
+            if t > max {
+                return Err(precondition("max-date-time", format!("{} is after {MAX_DATE_TIME}", p.name)));
+            }
+        }
+        if c.props("ATTENDEE").count() > MAX_ATTENDEES {
+            return Err(precondition(
+                "max-attendees-per-instance",
+                format!("a component may list at most {MAX_ATTENDEES} attendees"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Rules of calendar properties (RFC 4791 §5.2).

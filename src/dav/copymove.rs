@@ -8,7 +8,7 @@ use super::path::{self, DavPath};
 use super::resource::{self, Lookup, Resource};
 use super::{Body, Ctx, Dav, status_response};
 use crate::collections;
-use crate::store::{StoreError, Transfer, TransferOutcome};
+use crate::store::{CollectionKind, StoreError, Transfer, TransferOutcome};
 
 pub async fn copy_move(dav: &Dav, ctx: &Ctx<'_>, is_move: bool) -> DavResult<Response<Body>> {
     let source = match resource::lookup(dav.store.as_ref(), ctx.user, &ctx.path).await? {
@@ -79,6 +79,18 @@ pub async fn copy_move(dav: &Dav, ctx: &Ctx<'_>, is_move: bool) -> DavResult<Res
         }
     };
 
+    // An object entering another calendar or address book must suit it
+    // (RFC 4791 §5.3.2.1, RFC 6352 §6.3.2.1 apply to COPY and MOVE too).
+    if let Resource::Object { parent, meta, .. } = &source {
+        let kind = target_parent.kind;
+        if parent.id != target_parent.id
+            && matches!(kind, CollectionKind::Calendar | CollectionKind::Addressbook)
+        {
+            let object =
+                dav.store.get_object(parent.id, &meta.name).await?.ok_or_else(DavError::not_found)?;
+            collections::ingest(&target_parent, &object.body, Some(&object.meta.content_type))?;
+        }
+    }
     let transfer = Transfer {
         source_parent,
         source_name,

@@ -62,6 +62,10 @@ const CALENDAR: &[Name<'static>] = &[
     (CALDAV, "supported-calendar-component-set"),
     (CALDAV, "supported-calendar-data"),
     (CALDAV, "max-resource-size"),
+    (CALDAV, "min-date-time"),
+    (CALDAV, "max-date-time"),
+    (CALDAV, "max-instances"),
+    (CALDAV, "max-attendees-per-instance"),
     (CALDAV, "supported-collation-set"),
 ];
 
@@ -293,6 +297,14 @@ fn write_resource_live(
                     );
                 }
                 w.close(ns, local);
+            }
+            (CALDAV, "min-date-time") => w.text_element(ns, local, crate::caldav::MIN_DATE_TIME),
+            (CALDAV, "max-date-time") => w.text_element(ns, local, crate::caldav::MAX_DATE_TIME),
+            (CALDAV, "max-instances") => {
+                w.text_element(ns, local, &crate::ical::recur::MAX_INSTANCES.to_string())
+            }
+            (CALDAV, "max-attendees-per-instance") => {
+                w.text_element(ns, local, &crate::caldav::MAX_ATTENDEES.to_string())
             }
             (CALDAV, "max-resource-size") | (CARDDAV, "max-resource-size") => {
                 w.text_element(ns, local, &ctx.dav.settings.max_resource_size.to_string())

@@ -14,8 +14,17 @@ use crate::store::CollectionKind;
 
 /// Reports a kind of collection supports besides `sync-collection`.
 pub fn kind_reports(kind: CollectionKind) -> Vec<Name<'static>> {
-    let _ = kind;
-    Vec::new()
+    match kind {
+        CollectionKind::Calendar => {
+            vec![
+                (xml::CALDAV, "calendar-query"),
+                (xml::CALDAV, "calendar-multiget"),
+                (xml::CALDAV, "free-busy-query"),
+            ]
+        }
+        CollectionKind::CalendarHome => vec![(xml::CALDAV, "free-busy-query")],
+        _ => Vec::new(),
+    }
 }
 
 fn unsupported() -> DavError {
@@ -38,6 +47,13 @@ pub async fn report(dav: &Dav, ctx: &Ctx<'_>, body: &[u8]) -> DavResult<Response
             let Resource::Collection { area, collection } = &resource else { return Err(unsupported()) };
             sync::report(dav, ctx.user, *area, collection, ctx.path.href(true), &root, minimal).await
         }
+        (xml::CALDAV, "calendar-query") => {
+            crate::caldav::report::calendar_query(dav, ctx, &root, minimal).await
+        }
+        (xml::CALDAV, "calendar-multiget") => {
+            crate::caldav::report::calendar_multiget(dav, ctx, &root, minimal).await
+        }
+        (xml::CALDAV, "free-busy-query") => crate::caldav::report::free_busy_query(dav, ctx, &root).await,
         _ => Err(unsupported()),
     }
 }

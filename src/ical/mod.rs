@@ -170,7 +170,8 @@ pub struct Summary {
 }
 
 /// Date-time properties whose values must parse.
-const DATE_PROPERTIES: &[&str] = &["DTSTART", "DTEND", "DUE", "RECURRENCE-ID", "COMPLETED", "CREATED", "DTSTAMP", "LAST-MODIFIED"];
+const DATE_PROPERTIES: &[&str] =
+    &["DTSTART", "DTEND", "DUE", "RECURRENCE-ID", "COMPLETED", "CREATED", "DTSTAMP", "LAST-MODIFIED"];
 
 fn check_values(c: &Component, zones: &Zones) -> Result<(), CheckError> {
     for p in &c.properties {
@@ -215,7 +216,9 @@ pub fn inspect(body: &[u8]) -> Result<Summary, CheckError> {
             "VTIMEZONE" => continue,
             "VEVENT" | "VTODO" | "VJOURNAL" | "VFREEBUSY" => {}
             other => {
-                return Err(CheckError::Object(format!("{other} is not allowed at the top of a calendar object")));
+                return Err(CheckError::Object(format!(
+                    "{other} is not allowed at the top of a calendar object"
+                )));
             }
         }
         match component {
@@ -234,7 +237,9 @@ pub fn inspect(body: &[u8]) -> Result<Summary, CheckError> {
         match uid {
             None => uid = Some(this_uid),
             Some(u) if u == this_uid => {}
-            Some(_) => return Err(CheckError::Object("all components of a resource must have the same UID".into())),
+            Some(_) => {
+                return Err(CheckError::Object("all components of a resource must have the same UID".into()));
+            }
         }
         let rid = c.prop("RECURRENCE-ID").map(|p| p.value.trim().to_owned()).unwrap_or_default();
         if !recurrence_ids.insert(rid) {
@@ -390,7 +395,9 @@ mod tests {
             "END:X\n".repeat(MAX_NESTING)
         );
         assert!(inspect(deep.as_bytes()).unwrap_err().to_string().contains("deeper"));
-        assert!(inspect(b"BEGIN:VCALENDAR\n\xff\nEND:VCALENDAR\n").unwrap_err().to_string().contains("UTF-8"));
+        assert!(
+            inspect(b"BEGIN:VCALENDAR\n\xff\nEND:VCALENDAR\n").unwrap_err().to_string().contains("UTF-8")
+        );
     }
 
     #[test]

@@ -17,7 +17,9 @@ use std::ops::ControlFlow;
 use chrono::{Datelike, Duration, NaiveDateTime, TimeZone};
 use rrule::{Frequency, RRule, RRuleSet, Unvalidated};
 
-use super::time::{IcalDuration, MAX_ZONE_OFFSET, Moment, Zone, Zones, parse_date_time, parse_duration, utc_to_local};
+use super::time::{
+    IcalDuration, MAX_ZONE_OFFSET, Moment, Zone, Zones, parse_date_time, parse_duration, utc_to_local,
+};
 use super::tree::Component;
 
 /// Most occurrences one object may have, and one walk may visit
@@ -88,6 +90,9 @@ impl Times {
         }
     }
 }
+
+/// Occurrences of a master: start, and the end an RDATE period gives.
+type Occurrences<'a> = Box<dyn Iterator<Item = (Moment, Option<Moment>)> + 'a>;
 
 struct Override<'a> {
     component: &'a Component,
@@ -191,7 +196,9 @@ impl<'a> Series<'a> {
                 Some((p, rid)) => overrides.push(Override {
                     component: c,
                     recurrence_id: rid,
-                    this_and_future: p.param("RANGE").is_some_and(|r| r.eq_ignore_ascii_case("THISANDFUTURE")),
+                    this_and_future: p
+                        .param("RANGE")
+                        .is_some_and(|r| r.eq_ignore_ascii_case("THISANDFUTURE")),
                     times: component_times(c, zones),
                 }),
                 None if master.is_none() => master = Some(c),
@@ -218,11 +225,11 @@ impl<'a> Series<'a> {
 
     /// Checks that every rule of the series can be expanded.
     pub fn validate_rules(&self) -> Result<(), ExpandError> {
-        if let Some(master) = self.master {
-            if let Some(start) = component_times(master, self.zones).start {
-                for r in master.props("RRULE") {
-                    build_rule(&r.value, &start)?;
-                }
+        if let Some(master) = self.master
+            && let Some(start) = component_times(master, self.zones).start
+        {
+            for r in master.props("RRULE") {
+                build_rule(&r.value, &start)?;
             }
         }
         Ok(())
@@ -248,14 +255,20 @@ impl<'a> Series<'a> {
         let times = component_times(master, self.zones);
         let Some(start) = times.start.clone() else {
             // A task without DTSTART has one instance and nothing to repeat.
-            let inst = Instance { component: master, start: None, end: times.end.clone(), recurrence_id: None };
+            let inst =
+                Instance { component: master, start: None, end: times.end.clone(), recurrence_id: None };
             return Ok(if visit(inst).is_break() { Walk::Stopped } else { Walk::Done });
         };
         let recurring = self.is_recurring();
         if !recurring {
             let overridden = self.overrides.iter().any(|o| o.recurrence_id.key() == start.key());
             if !overridden {
-                let inst = Instance { component: master, end: times.end_for(&start), start: Some(start), recurrence_id: None };
+                let inst = Instance {
+                    component: master,
+                    end: times.end_for(&start),
+                    start: Some(start),
+                    recurrence_id: None,
+                };
                 if visit(inst).is_break() {
                     return Ok(Walk::Stopped);
                 }
@@ -274,7 +287,9 @@ impl<'a> Series<'a> {
             .overrides
             .iter()
             .filter(|o| o.this_and_future)
-            .filter_map(|o| Some((o.times.start.as_ref()?.key() - o.recurrence_id.key()).abs() + o.times.length()))
+            .filter_map(|o| {
+                Some((o.times.start.as_ref()?.key() - o.recurrence_id.key()).abs() + o.times.length())
+            })
             .max()
             .unwrap_or(0);
         let floating_reach = if start.is_floating() { MAX_ZONE_OFFSET } else { 0 };
@@ -283,10 +298,15 @@ impl<'a> Series<'a> {
 
         let exdates: Vec<Moment> = master.props("EXDATE").flat_map(|p| self.zones.moments(p)).collect();
         let exdate_keys: HashSet<i64> = exdates.iter().filter(|m| !m.date_only).map(Moment::key).collect();
-        let exdate_days: HashSet<chrono::NaiveDate> = exdates.iter().filter(|m| m.date_only).map(|m| m.local.date()).collect();
+        let exdate_days: HashSet<chrono::NaiveDate> =
+            exdates.iter().filter(|m| m.date_only).map(|m| m.local.date()).collect();
         let overridden: HashSet<i64> = self.overrides.iter().map(|o| o.recurrence_id.key()).collect();
-        let overridden_days: HashSet<chrono::NaiveDate> =
-            self.overrides.iter().filter(|o| o.recurrence_id.date_only).map(|o| o.recurrence_id.local.date()).collect();
+        let overridden_days: HashSet<chrono::NaiveDate> = self
+            .overrides
+            .iter()
+            .filter(|o| o.recurrence_id.date_only)
+            .map(|o| o.recurrence_id.local.date())
+            .collect();
 
         let mut occurrences = self.occurrences(master, &start, bounds.map(|b| b.0))?;
         // Occurrences before the window are cheap but not free: they get a
@@ -299,10 +319,10 @@ impl<'a> Series<'a> {
                 continue;
             }
             last_key = Some(key);
-            if let Some((_, upper)) = bounds {
-                if key >= upper {
-                    break;
-                }
+            if let Some((_, upper)) = bounds
+                && key >= upper
+            {
+                break;
             }
             let day = occ.local.date();
             if exdate_keys.contains(&key) || exdate_days.contains(&day) {
@@ -324,13 +344,23 @@ impl<'a> Series<'a> {
             if visited > max {
                 return Err(ExpandError::TooManyInstances);
             }
-            let inst = match self.overrides.iter().rev().find(|o| o.this_and_future && o.recurrence_id.key() <= key) {
+            let inst = match self
+                .overrides
+                .iter()
+                .rev()
+                .find(|o| o.this_and_future && o.recurrence_id.key() <= key)
+            {
                 Some(o) => {
                     // RFC 5545 §3.8.4.4: later instances take the override's
                     // properties, shifted by its change of start.
                     let delta = o.times.start.as_ref().map(|s| s.key() - o.recurrence_id.key()).unwrap_or(0);
                     let moved = occ.shifted(delta);
-                    Instance { component: o.component, end: o.times.end_for(&moved), start: Some(moved), recurrence_id: Some(occ) }
+                    Instance {
+                        component: o.component,
+                        end: o.times.end_for(&moved),
+                        start: Some(moved),
+                        recurrence_id: Some(occ),
+                    }
                 }
                 None => {
                     let end = explicit_end.or_else(|| times.end_for(&occ));
@@ -351,7 +381,12 @@ impl<'a> Series<'a> {
 
     fn override_instance(&self, o: &Override<'a>) -> Instance<'a> {
         let start = o.times.start.clone().unwrap_or_else(|| o.recurrence_id.clone());
-        Instance { component: o.component, end: o.times.end_for(&start), start: Some(start), recurrence_id: Some(o.recurrence_id.clone()) }
+        Instance {
+            component: o.component,
+            end: o.times.end_for(&start),
+            start: Some(start),
+            recurrence_id: Some(o.recurrence_id.clone()),
+        }
     }
 
     /// The master's occurrences in order: RRULEs merged with RDATEs and
@@ -361,7 +396,7 @@ impl<'a> Series<'a> {
         master: &'a Component,
         start: &Moment,
         from: Option<i64>,
-    ) -> Result<Box<dyn Iterator<Item = (Moment, Option<Moment>)> + 'a>, ExpandError> {
+    ) -> Result<Occurrences<'a>, ExpandError> {
         let mut rules = Vec::new();
         let mut dtstart = start.local;
         let mut fast_forwarded = false;
@@ -371,14 +406,14 @@ impl<'a> Series<'a> {
             }
         }
         // Fast-forward a lone open-ended rule with a fixed step to just before the window.
-        if let (Some(from), [(rule, true)]) = (from, rules.as_slice()) {
-            if let Some(step) = fixed_step(rule) {
-                let behind = from - start.local.and_utc().timestamp();
-                let steps = behind / step - 1;
-                if steps > 0 {
-                    dtstart = start.local + Duration::seconds(steps * step);
-                    fast_forwarded = true;
-                }
+        if let (Some(from), [(rule, true)]) = (from, rules.as_slice())
+            && let Some(step) = fixed_step(rule)
+        {
+            let behind = from - start.local.and_utc().timestamp();
+            let steps = behind / step - 1;
+            if steps > 0 {
+                dtstart = start.local + Duration::seconds(steps * step);
+                fast_forwarded = true;
             }
         }
         let mut extra: Vec<(Moment, Option<Moment>)> = Vec::new();
@@ -406,7 +441,11 @@ impl<'a> Series<'a> {
             for (rule, _) in rules {
                 set = set.rrule(rule);
             }
-            Box::new(set.into_iter().map(move |d| Moment { local: d.naive_utc(), zone: zone.clone(), date_only }))
+            Box::new(set.into_iter().map(move |d| Moment {
+                local: d.naive_utc(),
+                zone: zone.clone(),
+                date_only,
+            }))
         };
         let mut pending: Option<Moment> = generated.next();
         Ok(Box::new(std::iter::from_fn(move || {
@@ -552,7 +591,10 @@ mod tests {
         let cal = parse_tree(&text.replace('\n', "\r\n")).unwrap();
         let zones = Zones::from_calendar(&cal);
         let series = Series::new(&cal, &zones);
-        assert_eq!(series.each(None, 1000, |_| ControlFlow::Continue(())), Err(ExpandError::TooManyInstances));
+        assert_eq!(
+            series.each(None, 1000, |_| ControlFlow::Continue(())),
+            Err(ExpandError::TooManyInstances)
+        );
         assert_eq!(span(&series, MAX_INSTANCES).unwrap(), (Some(utc("20000101T000000Z")), None));
     }
 
@@ -562,7 +604,10 @@ mod tests {
         let cal = parse_tree(&text.replace('\n', "\r\n")).unwrap();
         let zones = Zones::from_calendar(&cal);
         let series = Series::new(&cal, &zones);
-        assert_eq!(span(&series, MAX_INSTANCES).unwrap(), (Some(utc("20250101T100000Z")), Some(utc("20270101T110000Z"))));
+        assert_eq!(
+            span(&series, MAX_INSTANCES).unwrap(),
+            (Some(utc("20250101T100000Z")), Some(utc("20270101T110000Z")))
+        );
         let too_many = text.replace("FREQ=YEARLY;COUNT=3", "FREQ=SECONDLY;UNTIL=20300101T000000Z");
         let cal = parse_tree(&too_many.replace('\n', "\r\n")).unwrap();
         let series = Series::new(&cal, &zones);

@@ -13,7 +13,9 @@ use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use chrono::{Datelike, Duration, FixedOffset, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone};
+use chrono::{
+    Datelike, Duration, FixedOffset, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone,
+};
 
 use super::tree::{Component, Property};
 
@@ -84,7 +86,9 @@ impl Moment {
             return Moment { local, ..self.clone() };
         }
         match self.zone {
-            Zone::Floating | Zone::Utc => Moment { local: local + Duration::seconds(sign * d.seconds), ..self.clone() },
+            Zone::Floating | Zone::Utc => {
+                Moment { local: local + Duration::seconds(sign * d.seconds), ..self.clone() }
+            }
             _ => {
                 let utc = local_to_utc(&self.zone, local) + sign * d.seconds;
                 Moment { local: utc_to_local(&self.zone, utc), ..self.clone() }
@@ -99,7 +103,11 @@ impl Moment {
             return self;
         }
         let utc = self.to_utc(&Zone::Utc);
-        Moment { local: utc_to_local(&template.zone, utc), zone: template.zone.clone(), date_only: template.date_only }
+        Moment {
+            local: utc_to_local(&template.zone, utc),
+            zone: template.zone.clone(),
+            date_only: template.date_only,
+        }
     }
 
     /// `YYYYMMDDTHHMMSSZ` (or `YYYYMMDD` for dates) in UTC.

@@ -145,7 +145,9 @@ pub fn escape_text(text: &str) -> String {
 pub fn parse_line(line: &str) -> Result<Property, IngestError> {
     let bytes = line.as_bytes();
     let mut i = 0;
-    while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'-' || bytes[i] == b'_' || bytes[i] == b'.') {
+    while i < bytes.len()
+        && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'-' || bytes[i] == b'_' || bytes[i] == b'.')
+    {
         i += 1;
     }
     if i == 0 {
@@ -165,9 +167,9 @@ pub fn parse_line(line: &str) -> Result<Property, IngestError> {
             i += 1;
             loop {
                 if i < bytes.len() && bytes[i] == b'"' {
-                    let close = line[i + 1..]
-                        .find('"')
-                        .ok_or_else(|| IngestError(format!("unterminated quoted parameter in {:?}", truncate(line))))?;
+                    let close = line[i + 1..].find('"').ok_or_else(|| {
+                        IngestError(format!("unterminated quoted parameter in {:?}", truncate(line)))
+                    })?;
                     values.push(line[i + 1..i + 1 + close].to_owned());
                     i += close + 2;
                 } else {
@@ -201,26 +203,50 @@ fn truncate(s: &str) -> &str {
 
 /// Builds the tree of unfolded, structurally checked text (see `decode`).
 pub fn parse_tree(text: &str) -> Result<Component, IngestError> {
+    parse_forest(text, super::MAX_NESTING)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| IngestError("no component found".into()))
+}
+
+/// Builds every top-level component of unfolded text (an export may hold
+/// several VCALENDARs). Lines outside any component are skipped; a
+/// mismatched or missing END is an error naming its line.
+pub fn parse_forest(text: &str, max_depth: usize) -> Result<Vec<Component>, IngestError> {
     let mut stack: Vec<Component> = Vec::new();
-    let mut root = None;
-    for line in super::content_lines(text) {
-        let prop = parse_line(line)?;
+    let mut roots = Vec::new();
+    for (number, line) in super::content_lines(text).enumerate() {
+        let at = |m: String| IngestError(format!("line {}: {m}", number + 1));
+        let prop = parse_line(line).map_err(|e| at(e.0))?;
         match prop.name.as_str() {
-            "BEGIN" => stack.push(Component::new(&prop.value.trim().to_ascii_uppercase())),
+            "BEGIN" => {
+                if stack.len() >= max_depth {
+                    return Err(at(format!("components nested deeper than {max_depth}")));
+                }
+                stack.push(Component::new(&prop.value.trim().to_ascii_uppercase()));
+            }
             "END" => {
-                let done = stack.pop().ok_or_else(|| IngestError("END without BEGIN".into()))?;
+                let done = stack.pop().ok_or_else(|| at("END without BEGIN".into()))?;
+                let name = prop.value.trim().to_ascii_uppercase();
+                if name != done.name {
+                    return Err(at(format!("END:{name} closes BEGIN:{}", done.name)));
+                }
                 match stack.last_mut() {
                     Some(parent) => parent.components.push(done),
-                    None => root = Some(done),
+                    None => roots.push(done),
                 }
             }
-            _ => match stack.last_mut() {
-                Some(c) => c.properties.push(prop),
-                None => return Err(IngestError("content outside a component".into())),
-            },
+            _ => {
+                if let Some(c) = stack.last_mut() {
+                    c.properties.push(prop);
+                }
+            }
         }
     }
-    root.ok_or_else(|| IngestError("no component found".into()))
+    if let Some(open) = stack.last() {
+        return Err(IngestError(format!("BEGIN:{} is never closed", open.name)));
+    }
+    Ok(roots)
 }
 
 #[cfg(test)]
@@ -229,12 +255,16 @@ mod tests {
 
     #[test]
     fn lines_with_quoted_parameters_and_colons() {
-        let p = parse_line(r#"ATTENDEE;CN="Doe, John";ROLE=REQ-PARTICIPANT;X-P=:mailto:john@example.com"#).unwrap();
+        let p = parse_line(r#"ATTENDEE;CN="Doe, John";ROLE=REQ-PARTICIPANT;X-P=:mailto:john@example.com"#)
+            .unwrap();
         assert_eq!(p.name, "ATTENDEE");
         assert_eq!(p.param("CN"), Some("Doe, John"));
         assert_eq!(p.param("X-P"), Some(""));
         assert_eq!(p.value, "mailto:john@example.com");
-        let q = parse_line(r#"X-APPLE-STRUCTURED-LOCATION;VALUE=URI;X-TITLE="Office: 3rd floor":geo:52.52,13.41"#).unwrap();
+        let q = parse_line(
+            r#"X-APPLE-STRUCTURED-LOCATION;VALUE=URI;X-TITLE="Office: 3rd floor":geo:52.52,13.41"#,
+        )
+        .unwrap();
         assert_eq!(q.param("X-TITLE"), Some("Office: 3rd floor"));
         assert_eq!(q.value, "geo:52.52,13.41");
         let r = parse_line("CATEGORIES;LANGUAGE=en:a,b\\,c").unwrap();

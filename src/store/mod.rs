@@ -454,6 +454,8 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
     ) -> StoreFuture<'_, Vec<Object>>;
     fn get_object(&self, collection_id: i64, name: &str) -> StoreFuture<'_, Option<Object>>;
+    /// The object of a collection that has this UID.
+    fn object_by_uid(&self, collection_id: i64, uid: &str) -> StoreFuture<'_, Option<ObjectMeta>>;
     /// Metadata of the objects of these names that exist.
     fn object_metas(&self, collection_id: i64, names: Vec<String>) -> StoreFuture<'_, Vec<ObjectMeta>>;
     /// The objects of these names that exist (multiget).

@@ -1087,6 +1087,17 @@ impl Store for SqliteStore {
         }))
     }
 
+    fn object_by_uid(&self, collection_id: i64, uid: &str) -> StoreFuture<'_, Option<ObjectMeta>> {
+        let uid = uid.to_owned();
+        Box::pin(self.read(move |c| {
+            Ok(c.prepare_cached(&format!(
+                "SELECT {META_COLUMNS} FROM objects WHERE collection_id = ?1 AND uid = ?2"
+            ))?
+            .query_row(params![collection_id, uid], meta_from_row)
+            .optional()?)
+        }))
+    }
+
     fn object_metas(&self, collection_id: i64, names: Vec<String>) -> StoreFuture<'_, Vec<ObjectMeta>> {
         Box::pin(self.read(move |c| {
             query_in_chunks(
