@@ -43,7 +43,8 @@ pub enum Command {
     AppPassword(AppPasswordCommand),
     /// Check the configuration, the database and the TLS files, and report what was found.
     Check(ServeArgs),
-    /// Import an iCalendar file into a user's calendar (safe to run again: unchanged objects stay untouched).
+    /// Import an iCalendar file into a calendar, or a vCard file into an address book
+    /// (safe to run again: unchanged objects stay untouched).
     Import(ImportArgs),
     /// Write all of a user's calendars, address books and files into a folder.
     Export {
@@ -72,14 +73,18 @@ pub struct ServeArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("target").required(true).args(["calendar", "addressbook"])))]
 pub struct ImportArgs {
     /// The user whose data receives the import.
     #[arg(long)]
     pub user: String,
-    /// The calendar (its URL name, e.g. "default"); created if missing.
+    /// The calendar to import an .ics file into (its URL name, e.g. "default"); created if missing.
     #[arg(long, value_name = "SLUG")]
-    pub calendar: String,
-    /// The .ics file.
+    pub calendar: Option<String>,
+    /// The address book to import a .vcf file into (vCard 2.1, 3.0 or 4.0); created if missing.
+    #[arg(long, value_name = "SLUG")]
+    pub addressbook: Option<String>,
+    /// The file.
     pub file: PathBuf,
 }
 
@@ -431,25 +436,33 @@ async fn app_password(config: &Config, cmd: AppPasswordCommand) -> Result<()> {
     Ok(())
 }
 
-/// The user's calendar of this URL name, created if it does not exist.
-async fn calendar_for_import(
+/// The user's calendar or address book of this URL name, created if it does not exist.
+async fn collection_for_import(
     store: &dyn Store,
     principal: &crate::store::Principal,
+    kind: CollectionKind,
     slug: &str,
 ) -> Result<Collection> {
-    crate::dav::path::validate_name(slug).map_err(|e| anyhow!("calendar name {slug:?}: {}", e.message))?;
-    let home = store.home(principal.id, CollectionKind::CalendarHome).await?;
+    crate::dav::path::validate_name(slug).map_err(|e| anyhow!("collection name {slug:?}: {}", e.message))?;
+    let home_kind = if kind == CollectionKind::Calendar {
+        CollectionKind::CalendarHome
+    } else {
+        CollectionKind::AddressbookHome
+    };
+    let home = store.home(principal.id, home_kind).await?;
     if let Some(existing) = store.child_collections(home.id).await?.into_iter().find(|c| c.name == slug) {
         return Ok(existing);
     }
     let mut displayname = crate::dav::xml::Element::new(crate::dav::xml::DAV, "displayname");
     displayname.children.push(crate::dav::xml::Node::Text(slug.to_owned()));
+    let components = (kind == CollectionKind::Calendar)
+        .then(|| crate::dav::mkcol::DEFAULT_COMPONENTS.iter().map(|s| s.to_string()).collect());
     let created = store
         .create_collection(NewCollection {
             parent_id: home.id,
             name: slug.to_owned(),
-            kind: CollectionKind::Calendar,
-            components: Some(crate::dav::mkcol::DEFAULT_COMPONENTS.iter().map(|s| s.to_string()).collect()),
+            kind,
+            components,
             properties: vec![DeadProperty {
                 namespace: crate::dav::xml::DAV.into(),
                 name: "displayname".into(),
@@ -457,7 +470,11 @@ async fn calendar_for_import(
             }],
         })
         .await?;
-    println!("Created the calendar {slug:?} for {:?}.", principal.name);
+    println!(
+        "Created the {} {slug:?} for {:?}.",
+        if kind == CollectionKind::Calendar { "calendar" } else { "address book" },
+        principal.name
+    );
     Ok(created)
 }
 
@@ -466,13 +483,22 @@ async fn import(config: &Config, args: ImportArgs) -> Result<()> {
     let store: &dyn Store = store.as_ref();
     let principal = require_user(store, &args.user).await?;
     let bytes = std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
-    let text = String::from_utf8(crate::ical::unfold(&bytes))
-        .map_err(|_| anyhow!("{} is not UTF-8 text", args.file.display()))?;
-    let calendar = calendar_for_import(store, &principal, &args.calendar).await?;
-    let report = crate::import::import_calendar(store, &calendar, &text).await?;
+    let report = if let Some(slug) = &args.calendar {
+        let text = String::from_utf8(crate::ical::unfold(&bytes))
+            .map_err(|_| anyhow!("{} is not UTF-8 text", args.file.display()))?;
+        let calendar = collection_for_import(store, &principal, CollectionKind::Calendar, slug).await?;
+        crate::import::import_calendar(store, &calendar, &text).await?
+    } else {
+        let slug = args.addressbook.as_deref().unwrap_or(crate::accounts::DEFAULT_ADDRESSBOOK);
+        let book = collection_for_import(store, &principal, CollectionKind::Addressbook, slug).await?;
+        crate::import::import_vcards(store, &book, &bytes).await?
+    };
     println!("{}: {}", args.file.display(), report.summary());
     for (what, why) in &report.rejected {
         println!("  rejected {what}: {why}");
+    }
+    for (what, note) in &report.warnings {
+        println!("  warning {what}: {note}");
     }
     Ok(())
 }

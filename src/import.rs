@@ -23,16 +23,19 @@ pub struct ImportReport {
     pub unchanged: usize,
     /// (what, why)
     pub rejected: Vec<(String, String)>,
+    /// (what, what was repaired): imported, but changed on the way.
+    pub warnings: Vec<(String, String)>,
 }
 
 impl ImportReport {
     pub fn summary(&self) -> String {
         format!(
-            "imported {}, replaced {}, unchanged {}, rejected {}",
+            "imported {}, replaced {}, unchanged {}, rejected {}, warnings {}",
             self.imported,
             self.replaced,
             self.unchanged,
-            self.rejected.len()
+            self.rejected.len(),
+            self.warnings.len()
         )
     }
 
@@ -158,6 +161,52 @@ pub async fn import_calendar(
             Err(StoreError::QuotaExceeded) => report.rejected.push((uid, "the user's quota is full".into())),
             Err(StoreError::UidConflict { existing_name }) => {
                 report.rejected.push((uid, format!("the UID is already used by {existing_name}")))
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    progress.finish();
+    Ok(report)
+}
+
+/// Imports a .vcf file (vCard 2.1, 3.0 or 4.0, in any common encoding)
+/// into `book`. vCard 2.1 cards are stored as 3.0; notes on repairs are
+/// reported as warnings.
+pub async fn import_vcards(
+    store: &dyn Store,
+    book: &Collection,
+    bytes: &[u8],
+) -> Result<ImportReport, ImportError> {
+    let cards = crate::vcard::legacy::read_cards(bytes, None).map_err(ImportError::File)?;
+    let mut report = ImportReport::default();
+    let mut progress = Progress::new("importing", cards.len() as u64);
+    for read in cards {
+        progress.inc(1);
+        let uid = read.card.uid().unwrap_or_default();
+        let label = read.card.get("FN").map(|p| p.text()).unwrap_or_else(|| uid.clone());
+        for note in &read.notes {
+            report.warnings.push((label.clone(), note.clone()));
+        }
+        let body = read.card.to_vcf();
+        let (content_type, index) = match collections::ingest(book, body.as_bytes(), Some("text/vcard")) {
+            Ok(v) => v,
+            Err(e) => {
+                report.rejected.push((label, e.message));
+                continue;
+            }
+        };
+        let name = match store.object_by_uid(book.id, &uid).await? {
+            Some(existing) => existing.name,
+            None => name_for_uid(&uid, "vcf"),
+        };
+        let new = NewObject { name, content_type, body: body.into_bytes().into(), index };
+        match store.put_object(book.id, new, Condition::NONE).await {
+            Ok(outcome) => report.count(&outcome),
+            Err(StoreError::QuotaExceeded) => {
+                report.rejected.push((label, "the user's quota is full".into()))
+            }
+            Err(StoreError::UidConflict { existing_name }) => {
+                report.rejected.push((label, format!("the UID is already used by {existing_name}")))
             }
             Err(e) => return Err(e.into()),
         }

@@ -27,4 +27,5 @@ pub mod import;
 pub mod progress;
 pub mod server;
 pub mod store;
+pub mod text;
 pub mod vcard;

@@ -63,6 +63,7 @@ pub fn ingest(
             first_start: summary.first_start,
             last_end: summary.last_end,
             recurring: summary.recurring,
+            search: Vec::new(),
         },
     ))
 }

@@ -14,9 +14,9 @@ use super::calendar_data::{self, CalendarDataRequest};
 use super::filter::{self, CompFilter, Evaluator, TimeRange};
 use crate::dav::error::{DavError, DavResult};
 use crate::dav::headers::{self, Depth};
+use crate::dav::hits::{Hit, PageWriter, member_name};
 use crate::dav::multistatus::{self, Out, PropRequest};
-use crate::dav::path::{self, Area, DavPath};
-use crate::dav::propfind::take_matching;
+use crate::dav::path::{Area, DavPath};
 use crate::dav::props::PropContext;
 use crate::dav::resource::{self, Lookup, Resource};
 use crate::dav::xml::{CALDAV, DAV, Element};
@@ -27,6 +27,8 @@ use crate::ical::tree::fold_into;
 use crate::ical::{self};
 use crate::store::{Collection, CollectionKind, Object, ObjectMeta, QueryHint, ResourceId};
 
+/// The element calendar data is returned in.
+const DATA: (&str, &str) = (CALDAV, "calendar-data");
 /// Objects evaluated per blocking task while streaming a query.
 const PAGE: usize = 100;
 /// Most hrefs one multiget may name.
@@ -101,12 +103,6 @@ fn zone_from_vtimezone(text: &[u8]) -> DavResult<Zone> {
     }
 }
 
-/// One object that matched, rendered for the response.
-struct Hit {
-    meta: ObjectMeta,
-    data: Option<String>,
-}
-
 /// Evaluates a page of candidates on a blocking thread.
 fn evaluate(
     objects: Vec<Object>,
@@ -141,40 +137,6 @@ fn evaluate(
         hits.push(Hit { meta: object.meta, data });
     }
     Ok(hits)
-}
-
-fn data_xml(text: &str) -> String {
-    let mut w = crate::dav::xml::XmlWriter::new();
-    w.text_element(CALDAV, "calendar-data", text);
-    w.into_string()
-}
-
-/// Writes the responses of pages of hits from one calendar.
-struct PageWriter<'a> {
-    dav: &'a Dav,
-    area: Area,
-    parent: &'a Collection,
-    href_base: &'a str,
-    props: &'a PropRequest,
-}
-
-impl PageWriter<'_> {
-    async fn write(&self, out: &mut Out, ctx: &PropContext<'_>, hits: Vec<Hit>) -> DavResult<()> {
-        let ids = hits.iter().map(|h| h.meta.id).collect();
-        let mut dead = self.dav.store.object_properties(ids).await?;
-        for hit in hits {
-            let own = take_matching(&mut dead, hit.meta.id);
-            let href = format!("{}{}", self.href_base, path::encode_segment(&hit.meta.name));
-            let extra: Vec<((&str, &str), String)> = hit
-                .data
-                .as_deref()
-                .map(|d| vec![((CALDAV, "calendar-data"), data_xml(d))])
-                .unwrap_or_default();
-            let resource = Resource::Object { area: self.area, parent: self.parent.clone(), meta: hit.meta };
-            multistatus::write_response(&mut out.w, ctx, &href, &resource, &own, self.props, &extra);
-        }
-        Ok(())
-    }
 }
 
 /// The calendar a report targets, and the object if it targets one.
@@ -239,8 +201,14 @@ pub async fn calendar_query(
     };
     Ok(multistatus::stream(move |mut out| async move {
         let ctx = PropContext { dav: &dav, user: &user, minimal };
-        let writer =
-            PageWriter { dav: &dav, area, parent: &collection, href_base: &href_base, props: &wanted.props };
+        let writer = PageWriter {
+            dav: &dav,
+            area,
+            parent: &collection,
+            href_base: &href_base,
+            props: &wanted.props,
+            data: DATA,
+        };
         let mut next = first;
         while let Some(hits) = next.take() {
             if let Err(e) = writer.write(&mut out, &ctx, hits).await {
@@ -324,6 +292,7 @@ pub async fn calendar_multiget(
         parent: &collection,
         href_base: &base,
         props: &wanted.props,
+        data: DATA,
     };
     let ctx_props = PropContext { dav, user: ctx.user, minimal };
     let mut out = Out::buffered();
@@ -344,16 +313,6 @@ pub async fn calendar_multiget(
         }
     }
     out.finish().await.ok_or_else(DavError::internal)
-}
-
-/// The member name an href points at, if it is a direct member of `base`.
-pub fn member_name(href: &str, base: &str) -> Option<String> {
-    let path = path::destination_path(href, None).ok().flatten()?;
-    let rest = path.strip_prefix(base)?;
-    if rest.is_empty() || rest.contains('/') {
-        return None;
-    }
-    path::decode_segment(rest).ok()
 }
 
 /// §7.10: busy time of the calendar (or of every calendar of a home).
@@ -509,17 +468,6 @@ fn freebusy_calendar(range: &TimeRange, mut periods: Vec<(i64, i64, &'static str
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn multiget_hrefs_must_be_direct_members() {
-        let base = "/dav/calendars/alice/work/";
-        assert_eq!(member_name("/dav/calendars/alice/work/a%20b.ics", base), Some("a b.ics".into()));
-        assert_eq!(member_name("http://host:1/dav/calendars/alice/work/x.ics", base), Some("x.ics".into()));
-        assert_eq!(member_name("/dav/calendars/alice/other/x.ics", base), None);
-        assert_eq!(member_name("/dav/calendars/alice/work/", base), None);
-        assert_eq!(member_name("/dav/calendars/alice/work/sub/x.ics", base), None);
-        assert_eq!(member_name("/dav/calendars/alice/work/..", base), None);
-    }
 
     #[test]
     fn freebusy_periods_are_clipped_and_coalesced() {

@@ -10,7 +10,7 @@ use super::path;
 use super::resource::{self, Lookup, Resource};
 use super::xml::escape;
 use super::{Body, Ctx, Dav, http_date};
-use crate::store::Collection;
+use crate::store::{Collection, CollectionKind};
 
 pub async fn get(dav: &Dav, ctx: &Ctx<'_>, head: bool) -> DavResult<Response<Body>> {
     let resource = match resource::lookup(dav.store.as_ref(), ctx.user, &ctx.path).await? {
@@ -29,6 +29,19 @@ pub async fn get(dav: &Dav, ctx: &Ctx<'_>, head: bool) -> DavResult<Response<Bod
             }
             let object =
                 dav.store.get_object(parent.id, &meta.name).await?.ok_or_else(DavError::not_found)?;
+            // RFC 6352 §5.1.1: a card in the version the client accepts. The
+            // ETag names the stored bytes, so a converted body goes without it.
+            if parent.kind == CollectionKind::Addressbook
+                && let Some(want) = crate::carddav::negotiate(&ctx.parts.headers)
+            {
+                let (body, content_type) = crate::carddav::represent(&object.body, want)?;
+                if body != object.body {
+                    let mut r = Response::new(if head { Body::empty() } else { Body::full(body) });
+                    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+                    r.headers_mut().insert(header::VARY, HeaderValue::from_static("Accept"));
+                    return Ok(r);
+                }
+            }
             let mut r = Response::new(Body::full(object.body));
             let h = r.headers_mut();
             set_validators(h, &object.meta.etag, object.meta.modified);

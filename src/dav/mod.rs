@@ -14,6 +14,7 @@ mod delete;
 pub mod error;
 mod get;
 pub mod headers;
+pub mod hits;
 pub mod mkcol;
 pub mod multistatus;
 pub mod path;

@@ -23,6 +23,9 @@ pub fn kind_reports(kind: CollectionKind) -> Vec<Name<'static>> {
             ]
         }
         CollectionKind::CalendarHome => vec![(xml::CALDAV, "free-busy-query")],
+        CollectionKind::Addressbook => {
+            vec![(xml::CARDDAV, "addressbook-query"), (xml::CARDDAV, "addressbook-multiget")]
+        }
         _ => Vec::new(),
     }
 }
@@ -54,6 +57,12 @@ pub async fn report(dav: &Dav, ctx: &Ctx<'_>, body: &[u8]) -> DavResult<Response
             crate::caldav::report::calendar_multiget(dav, ctx, &root, minimal).await
         }
         (xml::CALDAV, "free-busy-query") => crate::caldav::report::free_busy_query(dav, ctx, &root).await,
+        (xml::CARDDAV, "addressbook-query") => {
+            crate::carddav::report::addressbook_query(dav, ctx, &root, minimal).await
+        }
+        (xml::CARDDAV, "addressbook-multiget") => {
+            crate::carddav::report::addressbook_multiget(dav, ctx, &root, minimal).await
+        }
         _ => Err(unsupported()),
     }
 }

@@ -182,6 +182,8 @@ pub struct ObjectIndex {
     /// Latest end; `None` for open-ended series (or for no time at all).
     pub last_end: Option<i64>,
     pub recurring: bool,
+    /// Address objects: (property, folded value) pairs for addressbook-query.
+    pub search: Vec<(String, String)>,
 }
 
 /// What the index can narrow a query by.
@@ -454,6 +456,14 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
     ) -> StoreFuture<'_, Vec<Object>>;
     fn get_object(&self, collection_id: i64, name: &str) -> StoreFuture<'_, Option<Object>>;
+    /// Names of the objects of an address book whose indexed `props`
+    /// contain `needle` (already folded with i;unicode-casemap).
+    fn search_cards(
+        &self,
+        collection_id: i64,
+        props: Vec<String>,
+        needle: String,
+    ) -> StoreFuture<'_, Vec<String>>;
     /// The object of a collection that has this UID.
     fn object_by_uid(&self, collection_id: i64, uid: &str) -> StoreFuture<'_, Option<ObjectMeta>>;
     /// Metadata of the objects of these names that exist.

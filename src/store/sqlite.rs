@@ -23,6 +23,7 @@ use super::*;
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../../schema/sqlite/0001_init.sql")),
     (2, "time_index", include_str!("../../schema/sqlite/0002_time_index.sql")),
+    (3, "card_search", include_str!("../../schema/sqlite/0003_card_search.sql")),
 ];
 
 /// Jobs the writer takes into one transaction at most.
@@ -548,6 +549,24 @@ fn uid_holder(c: &Connection, collection: i64, uid: &str, except_name: &str) -> 
         .optional()?)
 }
 
+/// Replaces the search rows of an object.
+fn write_search_terms(
+    c: &Connection,
+    object_id: i64,
+    terms: &[(String, String)],
+    replace: bool,
+) -> StoreResult<()> {
+    if replace {
+        c.prepare_cached("DELETE FROM card_search WHERE object_id = ?1")?.execute([object_id])?;
+    }
+    let mut stmt =
+        c.prepare_cached("INSERT INTO card_search (object_id, prop, value) VALUES (?1, ?2, ?3)")?;
+    for (prop, value) in terms {
+        stmt.execute(params![object_id, prop, value])?;
+    }
+    Ok(())
+}
+
 /// Copies an object row (with its dead properties) into `target` under `name`.
 fn copy_object(c: &Connection, object_id: i64, target: i64, name: &str) -> StoreResult<()> {
     let revision = record_change(c, target, name, false, false)?;
@@ -563,6 +582,10 @@ fn copy_object(c: &Connection, object_id: i64, target: i64, name: &str) -> Store
     c.prepare_cached(
         "INSERT INTO properties (object_id, namespace, name, xml)
          SELECT ?2, namespace, name, xml FROM properties WHERE object_id = ?1",
+    )?
+    .execute(params![object_id, new_id])?;
+    c.prepare_cached(
+        "INSERT INTO card_search (object_id, prop, value) SELECT ?2, prop, value FROM card_search WHERE object_id = ?1",
     )?
     .execute(params![object_id, new_id])?;
     Ok(())
@@ -788,6 +811,11 @@ fn put_in(
             ])?;
         }
     }
+    let object_id = match &existing {
+        Some(old) => old.id,
+        None => c.last_insert_rowid(),
+    };
+    write_search_terms(c, object_id, &obj.index.search, existing.is_some())?;
     add_used_bytes(c, collection.owner_id, size - old_size)?;
     Ok(match existing {
         Some(_) => PutOutcome::Replaced { etag },
@@ -1084,6 +1112,50 @@ impl Store for SqliteStore {
             ))?
             .query_row(params![collection_id, name], object_from_row)
             .optional()?)
+        }))
+    }
+
+    fn search_cards(
+        &self,
+        collection_id: i64,
+        props: Vec<String>,
+        needle: String,
+    ) -> StoreFuture<'_, Vec<String>> {
+        Box::pin(self.read(move |c| {
+            let placeholders = vec!["?"; props.len().max(1)].join(",");
+            // The trigram index needs three characters; shorter needles scan
+            // the (short) index rows of this address book instead.
+            let sql = if needle.chars().count() >= 3 {
+                format!(
+                    "SELECT DISTINCT o.name FROM card_search s JOIN objects o ON o.id = s.object_id
+                     WHERE o.collection_id = ? AND s.prop IN ({placeholders})
+                       AND s.rowid IN (SELECT rowid FROM card_search_fts WHERE card_search_fts MATCH ?)
+                     ORDER BY o.name"
+                )
+            } else {
+                format!(
+                    "SELECT DISTINCT o.name FROM objects o JOIN card_search s ON s.object_id = o.id
+                     WHERE o.collection_id = ? AND s.prop IN ({placeholders}) AND instr(s.value, ?) > 0
+                     ORDER BY o.name"
+                )
+            };
+            let pattern = if needle.chars().count() >= 3 {
+                format!("\"{}\"", needle.replace('"', "\"\""))
+            } else {
+                needle
+            };
+            let mut args: Vec<&dyn rusqlite::ToSql> = vec![&collection_id];
+            let empty = String::new();
+            if props.is_empty() {
+                args.push(&empty);
+            }
+            for p in &props {
+                args.push(p);
+            }
+            args.push(&pattern);
+            let mut stmt = c.prepare_cached(&sql)?;
+            let rows = stmt.query_map(args.as_slice(), |r| r.get::<_, String>(0))?;
+            Ok(rows.collect::<Result<_, _>>()?)
         }))
     }
 

@@ -1,0 +1,77 @@
+//! Writing the objects a report found: their properties and their data
+//! (calendar-data, address-data), a page at a time.
+
+use super::multistatus::{self, Out, PropRequest};
+use super::path::{self, Area};
+use super::propfind::take_matching;
+use super::props::PropContext;
+use super::resource::Resource;
+use super::xml::XmlWriter;
+use super::{Dav, DavResult};
+use crate::store::{Collection, ObjectMeta};
+
+/// One object a report returns, with its rendered data if asked for.
+pub struct Hit {
+    pub meta: ObjectMeta,
+    pub data: Option<String>,
+}
+
+/// Writes the responses of pages of hits from one collection.
+pub struct PageWriter<'a> {
+    pub dav: &'a Dav,
+    pub area: Area,
+    pub parent: &'a Collection,
+    /// The collection's href, ending in '/'.
+    pub href_base: &'a str,
+    pub props: &'a PropRequest,
+    /// The element the data goes in (`calendar-data`, `address-data`).
+    pub data: (&'static str, &'static str),
+}
+
+impl PageWriter<'_> {
+    pub async fn write(&self, out: &mut Out, ctx: &PropContext<'_>, hits: Vec<Hit>) -> DavResult<()> {
+        let ids = hits.iter().map(|h| h.meta.id).collect();
+        let mut dead = self.dav.store.object_properties(ids).await?;
+        for hit in hits {
+            let own = take_matching(&mut dead, hit.meta.id);
+            let href = format!("{}{}", self.href_base, path::encode_segment(&hit.meta.name));
+            let extra: Vec<((&str, &str), String)> = match hit.data.as_deref() {
+                Some(d) => {
+                    let mut w = XmlWriter::new();
+                    w.text_element(self.data.0, self.data.1, d);
+                    vec![(self.data, w.into_string())]
+                }
+                None => Vec::new(),
+            };
+            let resource = Resource::Object { area: self.area, parent: self.parent.clone(), meta: hit.meta };
+            multistatus::write_response(&mut out.w, ctx, &href, &resource, &own, self.props, &extra);
+        }
+        Ok(())
+    }
+}
+
+/// The member name an href points at, if it is a direct member of `base`.
+pub fn member_name(href: &str, base: &str) -> Option<String> {
+    let path = path::destination_path(href, None).ok().flatten()?;
+    let rest = path.strip_prefix(base)?;
+    if rest.is_empty() || rest.contains('/') {
+        return None;
+    }
+    path::decode_segment(rest).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn multiget_hrefs_must_be_direct_members() {
+        let base = "/dav/calendars/alice/work/";
+        assert_eq!(member_name("/dav/calendars/alice/work/a%20b.ics", base), Some("a b.ics".into()));
+        assert_eq!(member_name("http://host:1/dav/calendars/alice/work/x.ics", base), Some("x.ics".into()));
+        assert_eq!(member_name("/dav/calendars/alice/other/x.ics", base), None);
+        assert_eq!(member_name("/dav/calendars/alice/work/", base), None);
+        assert_eq!(member_name("/dav/calendars/alice/work/sub/x.ics", base), None);
+        assert_eq!(member_name("/dav/calendars/alice/work/..", base), None);
+    }
+}
