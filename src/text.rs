@@ -43,6 +43,49 @@ pub fn decode_charset(bytes: &[u8], charset: &str) -> Option<String> {
     }
 }
 
+/// Windows-1252 bytes of text, if every character has one.
+pub fn encode_cp1252(text: &str) -> Option<Vec<u8>> {
+    text.chars()
+        .map(|c| match c as u32 {
+            0..=0x7F | 0xA0..=0xFF => Some(c as u8),
+            _ => CP1252_HIGH.iter().position(|h| *h == c).map(|i| 0x80 + i as u8),
+        })
+        .collect()
+}
+
+/// Repairs UTF-8 that was decoded once as Windows-1252/Latin-1 and stored
+/// again ("MÃ¼ller" → "Müller"). Returns `None` when the text does not
+/// look double-encoded: its Windows-1252 bytes must be valid UTF-8 that
+/// holds non-ASCII characters, so clean Latin-1 text is never touched.
+pub fn repair_double_encoding(text: &str) -> Option<String> {
+    if text.is_ascii() {
+        return None;
+    }
+    let bytes = encode_cp1252(text)?;
+    let repaired = String::from_utf8(bytes).ok()?;
+    (repaired != text && !repaired.is_ascii()).then_some(repaired)
+}
+
+/// Removes control characters (C0 except tab and line feed, DEL, C1);
+/// returns how many were removed.
+pub fn strip_controls(text: &str, keep_newlines: bool) -> (String, usize) {
+    let normalized = text.replace("\r\n", "\n").replace('\r', "\n");
+    let mut removed = 0;
+    let out = normalized
+        .chars()
+        .filter_map(|c| match c {
+            '\t' => Some(c),
+            '\n' => Some(if keep_newlines { '\n' } else { ' ' }),
+            c if c.is_control() => {
+                removed += 1;
+                None
+            }
+            c => Some(c),
+        })
+        .collect();
+    (out, removed)
+}
+
 /// Undoes quoted-printable encoding (soft line breaks already joined).
 pub fn decode_quoted_printable(value: &str) -> Vec<u8> {
     let bytes = value.as_bytes();
@@ -77,6 +120,21 @@ mod tests {
         assert_eq!(decode_guess(b"M\xfcller"), "Müller");
         assert_eq!(decode_charset(b"\xe9", "ISO-8859-1").as_deref(), Some("é"));
         assert_eq!(decode_charset(b"x", "koi8-r"), None);
+    }
+
+    #[test]
+    fn double_encoding_is_repaired_and_clean_text_left_alone() {
+        assert_eq!(repair_double_encoding("MÃ¼ller GrÃ¼ÃŸ").as_deref(), Some("Müller Grüß"));
+        assert_eq!(repair_double_encoding("Müller"), None);
+        assert_eq!(repair_double_encoding("Øre"), None);
+        assert_eq!(repair_double_encoding("plain"), None);
+        assert_eq!(repair_double_encoding("€ 5"), None);
+    }
+
+    #[test]
+    fn control_characters() {
+        assert_eq!(strip_controls("bell\u{7} nul\0 tab\t end\r\nnext", true), ("bell nul tab\t end\nnext".into(), 2));
+        assert_eq!(strip_controls("a\nb", false), ("a b".into(), 0));
     }
 
     #[test]
