@@ -46,6 +46,9 @@ pub enum Command {
     /// Import an iCalendar file into a calendar, or a vCard file into an address book
     /// (safe to run again: unchanged objects stay untouched).
     Import(ImportArgs),
+    /// Move contacts from the legacy address book (LWAB) or from exports into users' address books.
+    #[command(name = "migrate-contacts")]
+    MigrateContacts(MigrateArgs),
     /// Write all of a user's calendars, address books and files into a folder.
     Export {
         #[arg(long)]
@@ -86,6 +89,38 @@ pub struct ImportArgs {
     pub addressbook: Option<String>,
     /// The file.
     pub file: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// Where the contacts come from: lwab-sqlite:FILE, lwab-mysql:FILE, lwab-csv:FILE,
+    /// vcard:FILE-OR-FOLDER, google-csv:FILE, outlook-csv:FILE or ldif:FILE.
+    #[arg(long, value_name = "KIND:PATH")]
+    pub source: String,
+    /// CSV of `legacy_owner,username` lines: whose contacts go to which user (lwab-* sources).
+    #[arg(long, value_name = "FILE.csv")]
+    pub owner_map: Option<PathBuf>,
+    /// The user who receives the contacts (vcard, google-csv, outlook-csv, ldif sources).
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Migrate only this legacy owner (repeatable).
+    #[arg(long = "only-owner", value_name = "ID")]
+    pub only_owner: Vec<String>,
+    /// The address book to write into (created if missing).
+    #[arg(long, value_name = "SLUG", default_value = "default")]
+    pub addressbook: String,
+    /// The vCard version to write.
+    #[arg(long, value_name = "3.0|4.0", default_value = "3.0")]
+    pub vcard_version: String,
+    /// Also migrate contacts from the legacy trash, into a separate address book "<SLUG>-trash".
+    #[arg(long)]
+    pub include_trashed: bool,
+    /// Do everything but write: report what would happen.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Write the report as JSON to this file too.
+    #[arg(long, value_name = "FILE.json")]
+    pub report: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -162,6 +197,7 @@ pub fn run(cli: Cli) -> Result<()> {
             Command::Check(_) => check(&config).await,
             Command::Import(args) => import(&config, args).await,
             Command::Export { user, output } => export(&config, &user, &output).await,
+            Command::MigrateContacts(args) => migrate_contacts(&config, args).await,
         }
     })
 }
@@ -499,6 +535,42 @@ async fn import(config: &Config, args: ImportArgs) -> Result<()> {
     }
     for (what, note) in &report.warnings {
         println!("  warning {what}: {note}");
+    }
+    Ok(())
+}
+
+async fn migrate_contacts(config: &Config, args: MigrateArgs) -> Result<()> {
+    use crate::migrate::{self, Options, Source};
+    let source: Source = args.source.parse().map_err(|e: String| anyhow!(e))?;
+    let version = match args.vcard_version.as_str() {
+        "3.0" => crate::vcard::Version::V30,
+        "4.0" => crate::vcard::Version::V40,
+        other => bail!("--vcard-version must be 3.0 or 4.0, not {other:?}"),
+    };
+    let owner_map = match &args.owner_map {
+        Some(path) => migrate::read_owner_map(path).map_err(|e| anyhow!("owner map: {e}"))?,
+        None => Default::default(),
+    };
+    let store = open_store(config)?;
+    let options = Options {
+        source,
+        owner_map,
+        user: args.user.map(|u| u.to_lowercase()),
+        only_owners: args.only_owner,
+        addressbook: args.addressbook,
+        version,
+        include_trashed: args.include_trashed,
+        dry_run: args.dry_run,
+    };
+    let report = migrate::run(store.as_ref(), &options).await?;
+    print!("{}", report.summary());
+    if let Some(path) = &args.report {
+        let json = serde_json::to_string_pretty(&report)?;
+        std::fs::write(path, json).with_context(|| format!("writing the report {}", path.display()))?;
+        println!("report written to {}", path.display());
+    }
+    if report.owners.iter().any(|o| o.error.is_some()) {
+        bail!("some owners could not be migrated; see the report");
     }
     Ok(())
 }

@@ -24,6 +24,7 @@ pub mod dav;
 pub mod export;
 pub mod ical;
 pub mod import;
+pub mod migrate;
 pub mod progress;
 pub mod server;
 pub mod store;

@@ -480,6 +480,8 @@ pub trait Store: Send + Sync + 'static {
         object: NewObject,
         condition: Condition,
     ) -> StoreFuture<'_, PutOutcome>;
+    /// Stores many objects in one transaction: all or none.
+    fn put_objects(&self, collection_id: i64, objects: Vec<NewObject>) -> StoreFuture<'_, Vec<PutOutcome>>;
     fn transfer(&self, transfer: Transfer) -> StoreFuture<'_, TransferOutcome>;
 
     // --- dead properties

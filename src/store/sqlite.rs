@@ -1236,6 +1236,12 @@ impl Store for SqliteStore {
         Box::pin(self.write(move |c, options| put_in(c, options, collection_id, object, condition)))
     }
 
+    fn put_objects(&self, collection_id: i64, objects: Vec<NewObject>) -> StoreFuture<'_, Vec<PutOutcome>> {
+        Box::pin(self.write(move |c, options| {
+            objects.into_iter().map(|o| put_in(c, options, collection_id, o, Condition::NONE)).collect()
+        }))
+    }
+
     fn transfer(&self, transfer: Transfer) -> StoreFuture<'_, TransferOutcome> {
         Box::pin(self.write(move |c, options| transfer_in(c, options, &transfer)))
     }
