@@ -591,3 +591,33 @@ impl Client {
         Ok(Resp { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() })
     }
 }
+
+impl Client {
+    /// Like [`Client::send`], with the response body as raw bytes (bodies
+    /// that are not UTF-8, or byte-exact comparisons).
+    pub async fn send_bytes(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<Vec<u8>>,
+    ) -> (u16, HeaderMap, Vec<u8>) {
+        let url = if path.starts_with("http") { path.to_owned() } else { format!("{}{}", self.base, path) };
+        let mut req = self.http.request(Method::from_bytes(method.as_bytes()).expect("method"), url);
+        if let Some((u, p)) = &self.credentials {
+            req = req.basic_auth(u, Some(p));
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let body = body.into();
+        if !body.is_empty() {
+            req = req.body(body);
+        }
+        let resp = req.send().await.unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let bytes = resp.bytes().await.expect("body").to_vec();
+        (status, headers, bytes)
+    }
+}
