@@ -258,6 +258,18 @@ pub fn expand(
                         c.properties.push(utc_property(&p.name, Some(p), e, floating));
                     }
                 }
+                // A nominal duration ("P1D") lasts a different time across a DST
+                // change; the instance's end is written out in UTC instead.
+                "DURATION" => match &inst.end {
+                    Some(e)
+                        if crate::ical::time::parse_duration(&p.value)
+                            .is_some_and(|d| d.days != 0 || d.weeks != 0) =>
+                    {
+                        let name = if src.name == "VTODO" { "DUE" } else { "DTEND" };
+                        c.properties.push(utc_property(name, None, e, floating));
+                    }
+                    _ => c.properties.push(p.clone()),
+                },
                 _ if p.has_param("TZID") => match zones.moment(p) {
                     Some(m) if !p.value.contains(',') => {
                         c.properties.push(utc_property(&p.name, Some(p), &m, floating))

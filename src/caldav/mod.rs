@@ -106,6 +106,13 @@ pub fn validate_property(instruction: &Instruction) -> DavResult<()> {
         ical::inspect_timezone(text.as_bytes())
             .map_err(|e| precondition("valid-calendar-data", e.to_string()))?;
     }
+    // RFC 7809 §3.1.5: an identifier the server knows.
+    if instruction.set
+        && p.is(CALDAV, "calendar-timezone-id")
+        && ical::time::zone_by_name(&p.text()).is_none()
+    {
+        return Err(precondition("valid-timezone", "unknown time zone identifier"));
+    }
     Ok(())
 }
 

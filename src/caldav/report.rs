@@ -173,6 +173,12 @@ pub async fn calendar_query(
 ) -> DavResult<Response<Body>> {
     let (collection, object) = target(dav, ctx).await?;
     let wanted = wanted(root)?;
+    // RFC 4791 §7.8: Depth (0 when absent) scopes the query; at Depth 0 a
+    // calendar collection is itself not a calendar object, so nothing matches.
+    let depth = crate::dav::headers::depth(&ctx.parts.headers, crate::dav::headers::Depth::Zero)?;
+    if object.is_none() && depth == crate::dav::headers::Depth::Zero {
+        return Out::buffered().finish().await.ok_or_else(DavError::internal);
+    }
     let filter_element =
         root.child(CALDAV, "filter").ok_or_else(|| filter::valid_filter("calendar-query needs a filter"))?;
     let filter = filter::parse(filter_element)?;

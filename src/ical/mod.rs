@@ -211,9 +211,15 @@ pub fn inspect(body: &[u8]) -> Result<Summary, CheckError> {
     let mut component: Option<&str> = None;
     let mut uid: Option<&str> = None;
     let mut recurrence_ids = HashSet::new();
+    // RFC 4791 §4.1: no METHOD in a calendar object resource.
+    if calendar.prop("METHOD").is_some() {
+        return Err(CheckError::Object("a stored calendar object cannot have a METHOD property".into()));
+    }
     for c in &calendar.components {
         match c.name.as_str() {
             "VTIMEZONE" => continue,
+            // RFC 4791 §5.3.3: non-standard components are kept as they are.
+            name if name.starts_with("X-") => continue,
             "VEVENT" | "VTODO" | "VJOURNAL" | "VFREEBUSY" => {}
             other => {
                 return Err(CheckError::Object(format!(

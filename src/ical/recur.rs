@@ -191,7 +191,8 @@ impl<'a> Series<'a> {
     pub fn new(calendar: &'a Component, zones: &'a Zones) -> Series<'a> {
         let mut master = None;
         let mut overrides = Vec::new();
-        for c in calendar.components.iter().filter(|c| c.name != "VTIMEZONE") {
+        let main = |c: &&Component| matches!(c.name.as_str(), "VEVENT" | "VTODO" | "VJOURNAL" | "VFREEBUSY");
+        for c in calendar.components.iter().filter(main) {
             match c.prop("RECURRENCE-ID").and_then(|p| zones.moment(p).map(|m| (p, m))) {
                 Some((p, rid)) => overrides.push(Override {
                     component: c,

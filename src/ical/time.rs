@@ -82,8 +82,17 @@ impl Moment {
     pub fn plus(&self, d: &IcalDuration) -> Moment {
         let sign = if d.negative { -1 } else { 1 };
         let local = self.local + Duration::days(sign * (d.weeks * 7 + d.days));
-        if d.seconds == 0 || self.date_only {
+        if d.seconds == 0 {
             return Moment { local, ..self.clone() };
+        }
+        if self.date_only {
+            // A date plus hours is a (floating) time of day: an alarm
+            // PT9H after an all-day date fires at 09:00.
+            return Moment {
+                local: local + Duration::seconds(sign * d.seconds),
+                zone: Zone::Floating,
+                date_only: false,
+            };
         }
         match self.zone {
             Zone::Floating | Zone::Utc => {

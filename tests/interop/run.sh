@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Interoperability tests: real third-party clients against a real server.
-#   litmus (WebDAV: basic, copymove, props) on a user's file space.
-# Installs what is missing: litmus from Debian (needs root), Python clients
-# into a virtualenv under target/.
+#   litmus (WebDAV: basic, copymove, props) on a user's file space;
+#   the python caldav library (CalDAV scenario: tests/interop/caldav_scenario.py).
+# Installs what is missing: litmus from Debian (needs root), the Python
+# clients (pinned versions) into a virtualenv under target/.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
@@ -16,6 +17,13 @@ if ! command -v litmus >/dev/null; then
         echo "litmus is missing: install it with 'sudo apt-get install litmus'" >&2
         exit 1
     fi
+fi
+
+venv="$root/target/interop-venv"
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import caldav, vdirsyncer" 2>/dev/null; then
+    echo "installing the Python clients into $venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check caldav==3.6.0 vdirsyncer==0.21.0
 fi
 
 cargo build --quiet
@@ -39,6 +47,8 @@ echo "server at $base (logs in $work)"
 
 failed=0
 LITMUS_LOGDIR="$work/litmus" tests/interop/litmus.sh "$base/dav/files/tester/" tester "$password" || failed=1
+"$venv/bin/python" tests/interop/caldav_scenario.py "$base/" tester "$password" > "$work/caldav.log" 2>&1 || failed=1
+grep -E "^(FAIL|caldav:)" "$work/caldav.log" || true
 
 [ "$failed" -eq 0 ] && echo "interop: all passed" || echo "interop: FAILED (logs in $work)"
 exit "$failed"
