@@ -66,6 +66,14 @@ impl Representation {
     }
 }
 
+/// A jCard body as vCard 4.0 text to store.
+pub fn jcard_to_vcard(body: &[u8]) -> DavResult<bytes::Bytes> {
+    let text = std::str::from_utf8(body)
+        .map_err(|_| precondition("valid-address-data", "the jCard is not UTF-8"))?;
+    let card = convert::from_jcard(text).map_err(|e| precondition("valid-address-data", e))?;
+    Ok(bytes::Bytes::from(card.to_vcf()))
+}
+
 /// The card in `want`: the stored bytes when that is what they are.
 pub fn represent(body: &[u8], want: Representation) -> DavResult<(bytes::Bytes, &'static str)> {
     let text = vcard::decode(body).map_err(|e| DavError::new(StatusCode::INTERNAL_SERVER_ERROR, e.0))?;

@@ -45,6 +45,10 @@ pub async fn get(dav: &Dav, ctx: &Ctx<'_>, head: bool) -> DavResult<Response<Bod
             let mut r = Response::new(Body::full(object.body));
             let h = r.headers_mut();
             set_validators(h, &object.meta.etag, object.meta.modified);
+            if parent.kind == CollectionKind::Addressbook {
+                // The body depends on Accept even when it is the stored one.
+                h.insert(header::VARY, HeaderValue::from_static("Accept"));
+            }
             if let Ok(v) = HeaderValue::from_str(&object.meta.content_type) {
                 h.insert(header::CONTENT_TYPE, v);
             }

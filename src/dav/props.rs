@@ -289,11 +289,13 @@ fn write_resource_live(
             }
             (CARDDAV, "supported-address-data") => {
                 w.open(ns, local);
-                for version in ["3.0", "4.0"] {
+                for (content_type, version) in
+                    [("text/vcard", "3.0"), ("text/vcard", "4.0"), ("application/vcard+json", "4.0")]
+                {
                     w.empty_with(
                         CARDDAV,
                         "address-data-type",
-                        &[("content-type", "text/vcard"), ("version", version)],
+                        &[("content-type", content_type), ("version", version)],
                     );
                 }
                 w.close(ns, local);

@@ -27,7 +27,21 @@ pub async fn put(dav: &Dav, ctx: &Ctx<'_>, body: Bytes) -> DavResult<Response<Bo
         Lookup::ParentMissing => return Err(DavError::conflict("the parent collection does not exist")),
         Lookup::NotFound => return Err(DavError::not_found()),
     };
-    let content_type = ctx.parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    let mut content_type = ctx.parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    // A jCard is stored as the vCard 4.0 it stands for (RFC 6352 §5.1.1
+    // lets clients store any advertised type); the stored body then differs
+    // from the one sent, so the response carries no ETag (RFC 6352 §6.3.2.3).
+    let mut body = body;
+    let mut converted = false;
+    if parent.kind == crate::store::CollectionKind::Addressbook
+        && content_type.is_some_and(|c| {
+            c.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/vcard+json")
+        })
+    {
+        body = crate::carddav::jcard_to_vcard(&body)?;
+        content_type = Some("text/vcard");
+        converted = true;
+    }
     let (content_type, index) = collections::ingest(&parent, &body, content_type)?;
     let object = NewObject { name: name.clone(), content_type, body, index };
     let outcome = match dav.store.put_object(parent.id, object, condition).await {
@@ -47,7 +61,7 @@ pub async fn put(dav: &Dav, ctx: &Ctx<'_>, body: Bytes) -> DavResult<Response<Bo
     } else {
         StatusCode::NO_CONTENT
     });
-    if let Ok(v) = HeaderValue::from_str(outcome.etag()) {
+    if !converted && let Ok(v) = HeaderValue::from_str(outcome.etag()) {
         response.headers_mut().insert(header::ETAG, v);
     }
     if matches!(outcome, PutOutcome::Created { .. })

@@ -1124,21 +1124,22 @@ impl Store for SqliteStore {
         Box::pin(self.read(move |c| {
             let placeholders = vec!["?"; props.len().max(1)].join(",");
             // The trigram index needs three characters; shorter needles scan
-            // the (short) index rows of this address book instead.
-            let sql = if needle.chars().count() >= 3 {
-                format!(
-                    "SELECT DISTINCT o.name FROM card_search s JOIN objects o ON o.id = s.object_id
-                     WHERE o.collection_id = ? AND s.prop IN ({placeholders})
-                       AND s.rowid IN (SELECT rowid FROM card_search_fts WHERE card_search_fts MATCH ?)
-                     ORDER BY o.name"
-                )
+            // the (short) index rows of this address book instead. Cards with
+            // a value too long for the index are always candidates.
+            let matching = if needle.chars().count() >= 3 {
+                "s.rowid IN (SELECT rowid FROM card_search_fts WHERE card_search_fts MATCH ?)"
             } else {
-                format!(
-                    "SELECT DISTINCT o.name FROM objects o JOIN card_search s ON s.object_id = o.id
-                     WHERE o.collection_id = ? AND s.prop IN ({placeholders}) AND instr(s.value, ?) > 0
-                     ORDER BY o.name"
-                )
+                "instr(s.value, ?) > 0"
             };
+            let sql = format!(
+                "SELECT o.name FROM card_search s JOIN objects o ON o.id = s.object_id
+                 WHERE o.collection_id = ? AND s.prop IN ({placeholders}) AND {matching}
+                 UNION
+                 SELECT o.name FROM card_search s JOIN objects o ON o.id = s.object_id
+                 WHERE o.collection_id = ? AND s.prop = '{}'
+                 ORDER BY 1",
+                crate::vcard::OVERFLOW
+            );
             let pattern = if needle.chars().count() >= 3 {
                 format!("\"{}\"", needle.replace('"', "\"\""))
             } else {
@@ -1153,6 +1154,7 @@ impl Store for SqliteStore {
                 args.push(p);
             }
             args.push(&pattern);
+            args.push(&collection_id);
             let mut stmt = c.prepare_cached(&sql)?;
             let rows = stmt.query_map(args.as_slice(), |r| r.get::<_, String>(0))?;
             Ok(rows.collect::<Result<_, _>>()?)

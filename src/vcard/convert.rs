@@ -86,7 +86,7 @@ fn with_types(p: &VProp, types: Vec<String>, extra: Option<Param>, drop: &[&str]
     for param in &p.params {
         if param.name == "TYPE" {
             if !placed && !types.is_empty() {
-                out.push(Param { name: "TYPE".into(), values: vec![types.join(",")] });
+                out.push(Param { name: "TYPE".into(), values: types.clone() });
             }
             placed = true;
         } else if !drop.contains(&param.name.as_str()) {
@@ -94,7 +94,7 @@ fn with_types(p: &VProp, types: Vec<String>, extra: Option<Param>, drop: &[&str]
         }
     }
     if !placed && !types.is_empty() {
-        out.push(Param { name: "TYPE".into(), values: vec![types.join(",")] });
+        out.push(Param { name: "TYPE".into(), values: types });
     }
     out.extend(extra);
     out
@@ -152,8 +152,18 @@ pub fn convert(card: &Card, target: Version) -> Card {
     if source == target {
         return card.clone();
     }
-    let mut props: Vec<VProp> = card.props.iter().map(|p| convert_prop(p, target)).collect();
+    let mut props: Vec<VProp> =
+        card.props.iter().map(|p| plain_type_list(&convert_prop(p, target))).collect();
     set_version(&mut props, target);
+    // RFC 2426 §3.1.2: N is required in 3.0; 4.0 made it optional, so an
+    // empty one carries nothing there and is left out.
+    if target == Version::V40 {
+        props.retain(|p| p.name != "N" || p.value.chars().any(|c| c != ';'));
+    }
+    if target == Version::V30 && !props.iter().any(|p| p.name == "N") {
+        let at = props.iter().position(|p| p.name == "FN").map(|i| i + 1).unwrap_or(props.len().min(1));
+        props.insert(at, VProp::new(None, "N", Vec::new(), ";;;;".into()));
+    }
     Card { props }
 }
 
@@ -210,6 +220,23 @@ fn convert_prop(p: &VProp, target: Version) -> VProp {
     }
 }
 
+/// `TYPE="a,b"` (one quoted value, common in 4.0) as the list `TYPE=a,b`,
+/// which both versions read as several types (RFC 2426 §4).
+fn plain_type_list(p: &VProp) -> VProp {
+    let quoted_list = p.params.iter().any(|x| x.name == "TYPE" && x.values.iter().any(|v| v.contains(',')));
+    if !quoted_list {
+        return p.clone();
+    }
+    let types: Vec<String> = p
+        .params
+        .iter()
+        .filter(|x| x.name == "TYPE")
+        .flat_map(|x| x.values.iter().flat_map(|v| v.split(',')).map(|t| t.trim().to_owned()))
+        .filter(|t| !t.is_empty())
+        .collect();
+    VProp::new(p.group.as_deref(), &p.name, with_types(p, types, None, &[]), p.value.clone())
+}
+
 /// `TYPE=pref` ⇄ `PREF=1`, and CHARSET dropped.
 fn preference(p: &VProp, to_v4: bool) -> VProp {
     let group = p.group.as_deref();
@@ -248,7 +275,9 @@ fn binary(p: &VProp, to_v4: bool) -> VProp {
         // A URI: 3.0 says VALUE=uri, 4.0 takes URIs by default.
         return VProp::new(group, &p.name, params_without(p, &["VALUE"]), p.value.clone());
     }
-    if let Some(rest) = p.value.strip_prefix("data:")
+    // RFC 6350 §3.4 has the comma of a data URI escaped as "\,".
+    let uri = p.value.replace("\\,", ",");
+    if let Some(rest) = uri.strip_prefix("data:")
         && let Some((meta, data)) = rest.split_once(',')
     {
         let (mime, is_base64) = match meta.strip_suffix(";base64") {
@@ -353,8 +382,12 @@ fn json_value(p: &VProp) -> Vec<serde_json::Value> {
     }
 }
 
-/// `19850412` → `1985-04-12`, `--0412` → `--04-12`, `20090808T1430-0500` → `2009-08-08T14:30-05:00`.
+/// `19850412` → `1985-04-12`, `--0412` → `--04-12`, `20090808T1430-0500` → `2009-08-08T14:30-05:00`;
+/// values already in the extended form are left as they are.
 fn jcard_date(v: &str) -> String {
+    if v.contains(':') || (v.len() >= 10 && v.as_bytes().get(4) == Some(&b'-')) {
+        return v.to_owned();
+    }
     let (date, time) = match v.split_once('T') {
         Some((d, t)) => (d, Some(t)),
         None => (v, None),
@@ -414,6 +447,99 @@ pub fn to_jcard(card: &Card) -> String {
         props.push(Value::Array(entry));
     }
     Value::Array(vec![Value::String("vcard".into()), Value::Array(props)]).to_string()
+}
+
+/// A jCard's value as vCard text: dates in the basic format, structured
+/// values joined with `;`, lists with `,`, text escaped.
+fn vcard_value(kind: &str, value: &serde_json::Value) -> Result<String, String> {
+    use serde_json::Value;
+    let scalar = |v: &Value| -> Result<String, String> {
+        let s = match v {
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            Value::Bool(b) => {
+                if *b {
+                    "TRUE".into()
+                } else {
+                    "FALSE".into()
+                }
+            }
+            Value::Null => String::new(),
+            other => return Err(format!("unexpected value {other}")),
+        };
+        Ok(match kind {
+            "text" => crate::ical::tree::escape_text(&s),
+            "date" | "date-time" | "date-and-or-time" | "timestamp" => {
+                let (prefix, rest) =
+                    if let Some(r) = s.strip_prefix("--") { ("--", r) } else { ("", s.as_str()) };
+                format!("{prefix}{}", rest.replace(['-', ':'], ""))
+            }
+            _ => s,
+        })
+    };
+    match value {
+        Value::Array(components) => components
+            .iter()
+            .map(|c| match c {
+                Value::Array(items) => {
+                    items.iter().map(&scalar).collect::<Result<Vec<_>, _>>().map(|v| v.join(","))
+                }
+                other => scalar(other),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(|v| v.join(";")),
+        other => scalar(other),
+    }
+}
+
+/// Reads a jCard (RFC 7095) into a vCard 4.0 card.
+pub fn from_jcard(json: &str) -> Result<Card, String> {
+    use serde_json::Value;
+    let root: Value = serde_json::from_str(json).map_err(|e| format!("not JSON: {e}"))?;
+    let props = match root.as_array().map(Vec::as_slice) {
+        Some([Value::String(tag), Value::Array(props)]) if tag == "vcard" => props,
+        _ => return Err("a jCard is [\"vcard\", [properties…]]".into()),
+    };
+    let mut out: Vec<VProp> = Vec::new();
+    for prop in props {
+        let parts = prop.as_array().ok_or("a jCard property must be an array")?;
+        let (Some(Value::String(name)), Some(Value::Object(params)), Some(Value::String(kind))) =
+            (parts.first(), parts.get(1), parts.get(2))
+        else {
+            return Err("a jCard property is [name, {parameters}, type, value…]".into());
+        };
+        if parts.len() < 4 {
+            return Err(format!("the jCard property {name:?} has no value"));
+        }
+        let name = name.to_ascii_uppercase();
+        let mut group = None;
+        let mut vparams = Vec::new();
+        for (k, v) in params {
+            if k == "group" {
+                group = v.as_str().map(str::to_owned);
+                continue;
+            }
+            let values = match v {
+                Value::Array(items) => items
+                    .iter()
+                    .map(|i| i.as_str().map(str::to_owned).unwrap_or_else(|| i.to_string()))
+                    .collect(),
+                Value::String(s) => vec![s.clone()],
+                other => vec![other.to_string()],
+            };
+            vparams.push(Param { name: k.to_ascii_uppercase(), values });
+        }
+        let probe = VProp::new(None, &name, vparams.clone(), String::new());
+        if kind != "unknown" && kind != value_type(&probe) {
+            vparams.push(Param { name: "VALUE".into(), values: vec![kind.clone()] });
+        }
+        let values = parts[3..].iter().map(|v| vcard_value(kind, v)).collect::<Result<Vec<_>, _>>()?;
+        out.push(VProp::new(group.as_deref(), &name, vparams, values.join(",")));
+    }
+    if !out.iter().any(|p| p.name == "VERSION") {
+        out.insert(0, VProp::new(None, "VERSION", Vec::new(), "4.0".into()));
+    }
+    Ok(Card { props: out })
 }
 
 #[cfg(test)]
@@ -498,5 +624,23 @@ mod tests {
         assert_eq!(bday[3], "--04-15");
         assert_eq!(json[1][0][0], "version");
         assert_eq!(json[1][0][3], "4.0");
+        // Back from jCard: the same card in 4.0.
+        let back = from_jcard(&to_jcard(&card(APPLE))).unwrap();
+        // Parameter order and name case may differ; the content may not.
+        type Canon = Vec<(Option<String>, String, String, Vec<(String, Vec<String>)>)>;
+        let canon = |c: &Card| -> Canon {
+            c.props
+                .iter()
+                .map(|p| {
+                    let mut params: Vec<(String, Vec<String>)> =
+                        p.params.iter().map(|x| (x.name.clone(), x.values.clone())).collect();
+                    params.sort();
+                    (p.group.clone(), p.name.to_ascii_uppercase(), p.text(), params)
+                })
+                .collect()
+        };
+        assert_eq!(canon(&back), canon(&convert(&card(APPLE), Version::V40)));
+        assert!(from_jcard("[\"vcalendar\", []]").is_err());
+        assert!(from_jcard("not json").is_err());
     }
 }

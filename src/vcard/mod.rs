@@ -220,32 +220,35 @@ pub fn decode(body: &[u8]) -> Result<String, IngestError> {
     })
 }
 
-/// Properties addressbook-query searches through the index.
+/// Properties addressbook-query searches through the index (short values;
+/// NOTE and the like are found by reading the cards).
 pub const SEARCHED: &[&str] =
-    &["FN", "N", "NICKNAME", "EMAIL", "TEL", "ORG", "CATEGORIES", "UID", "ADR", "TITLE", "NOTE"];
+    &["FN", "N", "NICKNAME", "EMAIL", "TEL", "ORG", "CATEGORIES", "UID", "ADR", "TITLE"];
 
-/// Longest value kept in the search index per property.
-const SEARCH_VALUE_BYTES: usize = 1024;
+/// Longest value the index holds. A card with a longer one gets the
+/// [`OVERFLOW`] row instead and is always read when searched.
+pub const SEARCH_VALUE_BYTES: usize = 16 * 1024;
+/// The index row that marks a card whose values did not all fit.
+pub const OVERFLOW: &str = "*";
 
-/// (property, folded value) pairs for the search index.
+/// (property, folded value) pairs for the search index: exactly the text a
+/// filter tests (the unescaped value), folded with i;unicode-casemap.
 pub fn search_terms(card: &Card) -> Vec<(String, String)> {
     let mut out = Vec::new();
+    let mut overflow = false;
     for p in &card.props {
         if !SEARCHED.contains(&p.name.as_str()) {
             continue;
         }
-        let mut text = p.text();
-        if matches!(p.name.as_str(), "N" | "ADR" | "ORG") {
-            text = text.replace(';', " ");
-        }
-        let mut value = Collation::UnicodeCasemap.key(text.trim());
+        let value = Collation::UnicodeCasemap.key(&p.text());
         if value.len() > SEARCH_VALUE_BYTES {
-            let cut = (0..=SEARCH_VALUE_BYTES).rev().find(|i| value.is_char_boundary(*i)).unwrap_or(0);
-            value.truncate(cut);
-        }
-        if !value.is_empty() {
+            overflow = true;
+        } else if !value.is_empty() {
             out.push((p.name.clone(), value));
         }
+    }
+    if overflow {
+        out.push((OVERFLOW.into(), String::new()));
     }
     out
 }
@@ -333,7 +336,7 @@ mod tests {
         let terms = search_terms(&card);
         assert!(terms.contains(&("EMAIL".into(), "JOERG@EXAMPLE.COM".into())));
         assert!(
-            terms.iter().any(|(p, v)| p == "N" && v.starts_with("MU\u{308}LLER JO\u{308}RG")),
+            terms.iter().any(|(p, v)| p == "N" && v.starts_with("MU\u{308}LLER;JO\u{308}RG")),
             "{terms:?}"
         );
         assert!(!terms.iter().any(|(p, _)| p == "PHOTO"));

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Interoperability tests: real third-party clients against a real server.
 #   litmus (WebDAV: basic, copymove, props) on a user's file space;
-#   the python caldav library (CalDAV scenario: tests/interop/caldav_scenario.py).
+#   the python caldav library (CalDAV scenario: tests/interop/caldav_scenario.py);
+#   vdirsyncer (CardDAV two-way sync: tests/interop/vdirsyncer_scenario.sh).
 # Installs what is missing: litmus from Debian (needs root), the Python
 # clients (pinned versions) into a virtualenv under target/.
 set -euo pipefail
@@ -27,7 +28,7 @@ if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import caldav, vdirsy
 fi
 
 cargo build --quiet
-bin="$root/target/debug/skjold"
+bin="${CARGO_TARGET_DIR:-$root/target}/debug/skjold"
 work=$(mktemp -d /tmp/skjold-interop.XXXXXX)
 server_pid=
 cleanup() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; wait 2>/dev/null || true; }
@@ -49,6 +50,8 @@ failed=0
 LITMUS_LOGDIR="$work/litmus" tests/interop/litmus.sh "$base/dav/files/tester/" tester "$password" || failed=1
 "$venv/bin/python" tests/interop/caldav_scenario.py "$base/" tester "$password" > "$work/caldav.log" 2>&1 || failed=1
 grep -E "^(FAIL|caldav:)" "$work/caldav.log" || true
+tests/interop/vdirsyncer_scenario.sh "$base/" tester "$password" "$venv/bin/vdirsyncer" > "$work/vdirsyncer.log" 2>&1 || failed=1
+grep -E "^(FAIL|vdirsyncer:)" "$work/vdirsyncer.log" || true
 
 [ "$failed" -eq 0 ] && echo "interop: all passed" || echo "interop: FAILED (logs in $work)"
 exit "$failed"
