@@ -133,7 +133,10 @@ mod tests {
 
     #[test]
     fn control_characters() {
-        assert_eq!(strip_controls("bell\u{7} nul\0 tab\t end\r\nnext", true), ("bell nul tab\t end\nnext".into(), 2));
+        assert_eq!(
+            strip_controls("bell\u{7} nul\0 tab\t end\r\nnext", true),
+            ("bell nul tab\t end\nnext".into(), 2)
+        );
         assert_eq!(strip_controls("a\nb", false), ("a b".into(), 0));
     }
 

@@ -82,7 +82,9 @@ fn typed_items(cell: &[u8]) -> Vec<(Option<Vec<u8>>, Vec<u8>)> {
             continue;
         }
         match item.iter().position(|&b| b == b':') {
-            Some(i) if item[..i].iter().all(|b| b.is_ascii_alphabetic()) => out.push((Some(item[..i].to_vec()), item[i + 1..].to_vec())),
+            Some(i) if item[..i].iter().all(|b| b.is_ascii_alphabetic()) => {
+                out.push((Some(item[..i].to_vec()), item[i + 1..].to_vec()))
+            }
             _ => out.push((None, item.to_vec())),
         }
     }
@@ -120,8 +122,12 @@ pub fn load_export(bytes: &[u8], conn: &Connection) -> Result<(), String> {
     let mut group_ids: HashMap<(i64, Vec<u8>), i64> = HashMap::new();
     let sql = |e: rusqlite::Error| e.to_string();
     for (n, row) in all.enumerate() {
-        let cell = |name: &str| -> Option<Vec<u8>> { col(name).and_then(|i| row.get(i)).filter(|v| !v.is_empty()).cloned() };
-        let number = |name: &str| -> Option<i64> { cell(name).and_then(|v| String::from_utf8_lossy(&v).trim().parse().ok()) };
+        let cell = |name: &str| -> Option<Vec<u8>> {
+            col(name).and_then(|i| row.get(i)).filter(|v| !v.is_empty()).cloned()
+        };
+        let number = |name: &str| -> Option<i64> {
+            cell(name).and_then(|v| String::from_utf8_lossy(&v).trim().parse().ok())
+        };
         let id = number("id").ok_or_else(|| format!("CSV row {}: no id", n + 2))?;
         let owner = number("owner_uid").ok_or_else(|| format!("CSV row {}: no owner_uid", n + 2))?;
         conn.execute(
@@ -145,8 +151,11 @@ pub fn load_export(bytes: &[u8], conn: &Connection) -> Result<(), String> {
         for (table, column) in [("ab_email", "emails"), ("ab_phone", "phones")] {
             if let Some(v) = cell(column) {
                 for (pos, (kind, value)) in typed_items(&v).into_iter().enumerate() {
-                    conn.execute(&format!("INSERT INTO {table} VALUES (?1, ?2, ?3, ?4)"), params![id, pos as i64, kind, value])
-                        .map_err(sql)?;
+                    conn.execute(
+                        &format!("INSERT INTO {table} VALUES (?1, ?2, ?3, ?4)"),
+                        params![id, pos as i64, kind, value],
+                    )
+                    .map_err(sql)?;
                 }
             }
         }
@@ -155,8 +164,11 @@ pub fn load_export(bytes: &[u8], conn: &Connection) -> Result<(), String> {
                 let next = group_ids.len() as i64 + 1;
                 let gid = *group_ids.entry((owner, name.to_vec())).or_insert(next);
                 if gid == next {
-                    conn.execute("INSERT INTO ab_group (id, owner_uid, name) VALUES (?1, ?2, ?3)", params![gid, owner, name])
-                        .map_err(sql)?;
+                    conn.execute(
+                        "INSERT INTO ab_group (id, owner_uid, name) VALUES (?1, ?2, ?3)",
+                        params![gid, owner, name],
+                    )
+                    .map_err(sql)?;
                 }
                 conn.execute("INSERT INTO ab_group_member VALUES (?1, ?2)", params![gid, id]).map_err(sql)?;
             }
@@ -189,7 +201,11 @@ mod tests {
     fn typed_cells() {
         assert_eq!(
             typed_items(b"home:a@x; work:B@X; c@y"),
-            vec![(Some(b"home".to_vec()), b"a@x".to_vec()), (Some(b"work".to_vec()), b"B@X".to_vec()), (None, b"c@y".to_vec())]
+            vec![
+                (Some(b"home".to_vec()), b"a@x".to_vec()),
+                (Some(b"work".to_vec()), b"B@X".to_vec()),
+                (None, b"c@y".to_vec())
+            ]
         );
     }
 }

@@ -18,7 +18,8 @@ use crate::vcard::{self, Card, VProp, Version};
 /// What a format cannot carry, for the report.
 pub const GOOGLE_LIMITS: &str = "Google CSV holds labels as free text and photos only as links";
 pub const OUTLOOK_LIMITS: &str = "Outlook CSV holds no photos and only three e-mail addresses per contact";
-pub const LDIF_LIMITS: &str = "Thunderbird LDIF holds no photos; group members are matched by their distinguished name";
+pub const LDIF_LIMITS: &str =
+    "Thunderbird LDIF holds no photos; group members are matched by their distinguished name";
 
 /// A stable UID for a row of a file without ids: derived from what the row
 /// says, so a re-run finds the same contact again.
@@ -46,7 +47,9 @@ impl CardBuilder {
         } else {
             let t: Vec<String> = types
                 .iter()
-                .map(|t| if self.version == Version::V40 { t.to_ascii_lowercase() } else { t.to_ascii_uppercase() })
+                .map(|t| {
+                    if self.version == Version::V40 { t.to_ascii_lowercase() } else { t.to_ascii_uppercase() }
+                })
                 .collect();
             vec![Param { name: "TYPE".into(), values: vec![t.join(",")] }]
         };
@@ -107,11 +110,12 @@ pub fn google_csv(bytes: &[u8], version: Version) -> Vec<Record> {
         let notes = take("Notes");
         let photo = take("Photo");
         let labels = take("Labels");
-        let full = [prefix.as_deref(), given.as_deref(), middle.as_deref(), family.as_deref(), suffix.as_deref()]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join(" ");
+        let full =
+            [prefix.as_deref(), given.as_deref(), middle.as_deref(), family.as_deref(), suffix.as_deref()]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" ");
         if !full.is_empty() {
             b.text("FN", &[], &full);
         }
@@ -127,7 +131,14 @@ pub fn google_csv(bytes: &[u8], version: Version) -> Vec<Record> {
             b.text("NICKNAME", &[], v);
         }
         if org.is_some() || dept.is_some() {
-            b.raw("ORG", format!("{};{}", escape_text(org.as_deref().unwrap_or("")), escape_text(dept.as_deref().unwrap_or(""))));
+            b.raw(
+                "ORG",
+                format!(
+                    "{};{}",
+                    escape_text(org.as_deref().unwrap_or("")),
+                    escape_text(dept.as_deref().unwrap_or(""))
+                ),
+            );
         }
         if let Some(v) = &title {
             b.text("TITLE", &[], v);
@@ -145,20 +156,29 @@ pub fn google_csv(bytes: &[u8], version: Version) -> Vec<Record> {
                     for v in values.split(" ::: ").map(str::trim).filter(|v| !v.is_empty()) {
                         b.text(prop, &types, v);
                     }
-                    if label.as_deref().is_some_and(|l| google_types(Some(l)).is_empty() && !l.trim_start_matches("* ").eq_ignore_ascii_case("other")) {
-                        b.notes.push(format!("{prop} {values}: label {}", label.as_deref().unwrap_or_default()));
+                    if label.as_deref().is_some_and(|l| {
+                        google_types(Some(l)).is_empty()
+                            && !l.trim_start_matches("* ").eq_ignore_ascii_case("other")
+                    }) {
+                        b.notes
+                            .push(format!("{prop} {values}: label {}", label.as_deref().unwrap_or_default()));
                         b.warnings.push(format!("{kind} label {label:?} has no vCard type; kept in NOTE"));
                     }
                 }
             }
             let adr_key = format!("Address {i} - ");
-            let parts: Vec<Option<String>> = ["PO Box", "Extended Address", "Street", "City", "Region", "Postal Code", "Country"]
-                .iter()
-                .map(|p| cell(&row, &format!("{adr_key}{p}")))
-                .collect();
+            let parts: Vec<Option<String>> =
+                ["PO Box", "Extended Address", "Street", "City", "Region", "Postal Code", "Country"]
+                    .iter()
+                    .map(|p| cell(&row, &format!("{adr_key}{p}")))
+                    .collect();
             if parts.iter().any(Option::is_some) {
                 let label = cell(&row, &format!("{adr_key}Label"));
-                let value = parts.iter().map(|p| escape_text(p.as_deref().unwrap_or(""))).collect::<Vec<_>>().join(";");
+                let value = parts
+                    .iter()
+                    .map(|p| escape_text(p.as_deref().unwrap_or("")))
+                    .collect::<Vec<_>>()
+                    .join(";");
                 let types = google_types(label.as_deref());
                 b.text("ADR", &types, "");
                 if let Some(last) = b.props.last_mut() {
@@ -180,7 +200,8 @@ pub fn google_csv(bytes: &[u8], version: Version) -> Vec<Record> {
             }
         }
         if let Some(url) = &photo {
-            b.warnings.push(format!("photo link {url:?} not fetched (no calls to third parties); kept in NOTE"));
+            b.warnings
+                .push(format!("photo link {url:?} not fetched (no calls to third parties); kept in NOTE"));
             b.notes.push(format!("Photo: {url}"));
         }
         if let Some(v) = &notes {
@@ -249,7 +270,11 @@ pub fn outlook_csv(bytes: &[u8], version: Version) -> Vec<Record> {
         };
         let (title, given, middle, family, suffix) =
             (take("Title"), take("First Name"), take("Middle Name"), take("Last Name"), take("Suffix"));
-        let full = [&title, &given, &middle, &family, &suffix].iter().filter_map(|p| p.as_deref()).collect::<Vec<_>>().join(" ");
+        let full = [&title, &given, &middle, &family, &suffix]
+            .iter()
+            .filter_map(|p| p.as_deref())
+            .collect::<Vec<_>>()
+            .join(" ");
         if !full.is_empty() {
             b.text("FN", &[], &full);
         }
@@ -263,7 +288,14 @@ pub fn outlook_csv(bytes: &[u8], version: Version) -> Vec<Record> {
         }
         let (company, dept, job) = (take("Company"), take("Department"), take("Job Title"));
         if company.is_some() || dept.is_some() {
-            b.raw("ORG", format!("{};{}", escape_text(company.as_deref().unwrap_or("")), escape_text(dept.as_deref().unwrap_or(""))));
+            b.raw(
+                "ORG",
+                format!(
+                    "{};{}",
+                    escape_text(company.as_deref().unwrap_or("")),
+                    escape_text(dept.as_deref().unwrap_or(""))
+                ),
+            );
         }
         if let Some(v) = &job {
             b.text("TITLE", &[], v);
@@ -278,9 +310,27 @@ pub fn outlook_csv(bytes: &[u8], version: Version) -> Vec<Record> {
             let code = take(&format!("{prefix} Postal Code"));
             let country = take(&format!("{prefix} Country/Region"));
             let po = take(&format!("{prefix} Address PO Box"));
-            if !street.is_empty() || city.is_some() || region.is_some() || code.is_some() || country.is_some() || po.is_some() {
-                let parts = [po, None, Some(street.join("\n")).filter(|s| !s.is_empty()), city, region, code, country];
-                let value = parts.iter().map(|p| escape_text(p.as_deref().unwrap_or(""))).collect::<Vec<_>>().join(";");
+            if !street.is_empty()
+                || city.is_some()
+                || region.is_some()
+                || code.is_some()
+                || country.is_some()
+                || po.is_some()
+            {
+                let parts = [
+                    po,
+                    None,
+                    Some(street.join("\n")).filter(|s| !s.is_empty()),
+                    city,
+                    region,
+                    code,
+                    country,
+                ];
+                let value = parts
+                    .iter()
+                    .map(|p| escape_text(p.as_deref().unwrap_or("")))
+                    .collect::<Vec<_>>()
+                    .join(";");
                 b.text("ADR", &types, "");
                 if let Some(last) = b.props.last_mut() {
                     *last = VProp::new(None, "ADR", last.params.clone(), value);
@@ -308,7 +358,14 @@ pub fn outlook_csv(bytes: &[u8], version: Version) -> Vec<Record> {
                 b.text("EMAIL", &[], &v);
             }
         }
-        for column in ["E-mail Type", "E-mail 2 Type", "E-mail 3 Type", "E-mail Display Name", "E-mail 2 Display Name", "E-mail 3 Display Name"] {
+        for column in [
+            "E-mail Type",
+            "E-mail 2 Type",
+            "E-mail 3 Type",
+            "E-mail Display Name",
+            "E-mail 2 Display Name",
+            "E-mail 3 Display Name",
+        ] {
             // Type "SMTP" and display names repeat what EMAIL and FN say.
             take(column);
         }
@@ -348,10 +405,14 @@ pub fn ldif(bytes: &[u8], version: Version) -> Vec<Record> {
     let mut out = Vec::new();
     for (n, entry) in entries.iter().enumerate() {
         let dn = entry.iter().find(|(k, _)| k == "dn").map(|(_, v)| v.clone()).unwrap_or_default();
-        let classes: Vec<String> =
-            entry.iter().filter(|(k, _)| k.eq_ignore_ascii_case("objectclass")).map(|(_, v)| v.to_ascii_lowercase()).collect();
+        let classes: Vec<String> = entry
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case("objectclass"))
+            .map(|(_, v)| v.to_ascii_lowercase())
+            .collect();
         let mut b = CardBuilder::new(version);
-        let get = |name: &str| entry.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone());
+        let get =
+            |name: &str| entry.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone());
         let mut used: Vec<String> = ["dn", "objectclass", "modifytimestamp"].map(String::from).to_vec();
         if classes.iter().any(|c| c == "groupofnames") {
             let name = get("cn").unwrap_or_else(|| "Unnamed group".into());
@@ -386,7 +447,14 @@ pub fn ldif(bytes: &[u8], version: Version) -> Vec<Record> {
             b.text("FN", &[], &full);
         }
         if given.is_some() || family.is_some() {
-            b.raw("N", format!("{};{};;;", escape_text(family.as_deref().unwrap_or("")), escape_text(given.as_deref().unwrap_or(""))));
+            b.raw(
+                "N",
+                format!(
+                    "{};{};;;",
+                    escape_text(family.as_deref().unwrap_or("")),
+                    escape_text(given.as_deref().unwrap_or(""))
+                ),
+            );
         }
         for (attr, prop, types) in [
             ("mail", "EMAIL", vec![]),
@@ -409,11 +477,19 @@ pub fn ldif(bytes: &[u8], version: Version) -> Vec<Record> {
         let (company, dept) = (get("o").or_else(|| get("company")), get("ou").or_else(|| get("department")));
         used.extend(["o", "company", "ou", "department"].map(String::from));
         if company.is_some() || dept.is_some() {
-            b.raw("ORG", format!("{};{}", escape_text(company.as_deref().unwrap_or("")), escape_text(dept.as_deref().unwrap_or(""))));
+            b.raw(
+                "ORG",
+                format!(
+                    "{};{}",
+                    escape_text(company.as_deref().unwrap_or("")),
+                    escape_text(dept.as_deref().unwrap_or(""))
+                ),
+            );
         }
         for (prefix, types) in [("mozillaHome", vec!["home"]), ("", vec!["work"])] {
             let part = |s: &str| get(&format!("{prefix}{s}"));
-            let street = [part("Street"), part("Street2")].into_iter().flatten().collect::<Vec<_>>().join("\n");
+            let street =
+                [part("Street"), part("Street2")].into_iter().flatten().collect::<Vec<_>>().join("\n");
             let (city, region, code, country) = if prefix.is_empty() {
                 (get("l"), get("st"), get("postalCode"), get("c"))
             } else {
@@ -426,9 +502,14 @@ pub fn ldif(bytes: &[u8], version: Version) -> Vec<Record> {
                 used.extend(["street", "l", "st", "postalCode", "c"].map(String::from));
             }
             let street = if prefix.is_empty() { get("street").unwrap_or(street) } else { street };
-            if !street.is_empty() || city.is_some() || region.is_some() || code.is_some() || country.is_some() {
+            if !street.is_empty() || city.is_some() || region.is_some() || code.is_some() || country.is_some()
+            {
                 let parts = [None, None, Some(street).filter(|s| !s.is_empty()), city, region, code, country];
-                let value = parts.iter().map(|p| escape_text(p.as_deref().unwrap_or(""))).collect::<Vec<_>>().join(";");
+                let value = parts
+                    .iter()
+                    .map(|p| escape_text(p.as_deref().unwrap_or("")))
+                    .collect::<Vec<_>>()
+                    .join(";");
                 b.text("ADR", &types, "");
                 if let Some(last) = b.props.last_mut() {
                     *last = VProp::new(None, "ADR", last.params.clone(), value);
@@ -504,7 +585,8 @@ pub fn vcards(path: &Path, version: Version) -> Result<Vec<Record>, String> {
     if path.is_dir() {
         for entry in std::fs::read_dir(path).map_err(|e| format!("cannot read {}: {e}", path.display()))? {
             let p = entry.map_err(|e| e.to_string())?.path();
-            if p.extension().is_some_and(|e| e.eq_ignore_ascii_case("vcf") || e.eq_ignore_ascii_case("vcard")) {
+            if p.extension().is_some_and(|e| e.eq_ignore_ascii_case("vcf") || e.eq_ignore_ascii_case("vcard"))
+            {
                 files.push(p);
             }
         }
@@ -515,12 +597,17 @@ pub fn vcards(path: &Path, version: Version) -> Result<Vec<Record>, String> {
     let mut out = Vec::new();
     for file in files {
         let bytes = std::fs::read(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-        let cards = vcard::legacy::read_cards(&bytes, Some(version)).map_err(|e| format!("{}: {e}", file.display()))?;
+        let cards = vcard::legacy::read_cards(&bytes, Some(version))
+            .map_err(|e| format!("{}: {e}", file.display()))?;
         for (n, read) in cards.into_iter().enumerate() {
             let uid = read.card.uid().unwrap_or_default();
             out.push(Record {
                 uid,
-                source: format!("{} card {}", file.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(), n + 1),
+                source: format!(
+                    "{} card {}",
+                    file.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(),
+                    n + 1
+                ),
                 card: read.card,
                 warnings: read.notes,
             });
@@ -546,13 +633,21 @@ mod tests {
         let records = google_csv(&fixture("google.csv"), Version::V30);
         assert_eq!(records.len(), 2);
         let zoe = records[0].card.to_vcf();
-        assert!(zoe.contains("EMAIL;TYPE=HOME:zoe@example.com") && zoe.contains(":zoe.alt@example.org"), "{zoe}");
+        assert!(
+            zoe.contains("EMAIL;TYPE=HOME:zoe@example.com") && zoe.contains(":zoe.alt@example.org"),
+            "{zoe}"
+        );
         assert!(zoe.contains("TEL;TYPE=CELL:+1 555 0120") && zoe.contains("+1 555 0121"));
         assert!(zoe.contains("X-APPLE-OMIT-YEAR=1604:1604-05-17"));
         assert!(zoe.contains("CATEGORIES:Friends"));
         assert!(zoe.contains("lh3.example.invalid/photo.jpg"), "the photo link is kept as text");
         let acme = records[1].card.to_vcf();
-        assert!(acme.contains("FN:Acme Widgets") && acme.contains("TITLE:CEO") && acme.contains("BDAY:1960-01-31"), "{acme}");
+        assert!(
+            acme.contains("FN:Acme Widgets")
+                && acme.contains("TITLE:CEO")
+                && acme.contains("BDAY:1960-01-31"),
+            "{acme}"
+        );
         assert!(acme.contains("Springfield"));
         records.iter().for_each(valid);
         assert_eq!(google_csv(&fixture("google.csv"), Version::V30)[0].uid, records[0].uid, "stable UIDs");

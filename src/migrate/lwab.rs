@@ -139,8 +139,11 @@ fn int(v: ValueRef<'_>) -> Option<i64> {
 impl Lwab {
     /// Opens the SQLite file itself, read-only.
     pub fn open_sqlite(path: &Path) -> Result<Lwab, String> {
-        let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-            .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
         let lwab = Lwab { conn, _staging: None };
         lwab.prepare()?;
         Ok(lwab)
@@ -148,8 +151,10 @@ impl Lwab {
 
     /// Creates an empty staging database to load an export into.
     fn staging() -> Result<Lwab, String> {
-        let file = tempfile::NamedTempFile::new().map_err(|e| format!("cannot create a staging database: {e}"))?;
-        let conn = Connection::open(file.path()).map_err(|e| format!("cannot open the staging database: {e}"))?;
+        let file =
+            tempfile::NamedTempFile::new().map_err(|e| format!("cannot create a staging database: {e}"))?;
+        let conn =
+            Connection::open(file.path()).map_err(|e| format!("cannot open the staging database: {e}"))?;
         conn.execute_batch("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;").map_err(|e| e.to_string())?;
         conn.execute_batch(SCHEMA).map_err(|e| e.to_string())?;
         Ok(Lwab { conn, _staging: Some(file) })
@@ -157,10 +162,12 @@ impl Lwab {
 
     /// Loads a MySQL dump (`mysqldump` output of the LWAB schema).
     pub fn load_mysql(path: &Path) -> Result<Lwab, String> {
-        let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let file = std::fs::File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         let lwab = Lwab::staging()?;
         lwab.conn.execute_batch("BEGIN").map_err(|e| e.to_string())?;
-        mysql::for_each_insert(&bytes, |table, row| lwab.stage_row(table, row))?;
+        mysql::for_each_insert_in(std::io::BufReader::with_capacity(1 << 20, file), |table, row| {
+            lwab.stage_row(table, row)
+        })?;
         lwab.conn.execute_batch("COMMIT").map_err(|e| e.to_string())?;
         lwab.conn.execute_batch(STAGING_INDEXES).map_err(|e| e.to_string())?;
         lwab.prepare()?;
@@ -277,18 +284,22 @@ impl Lwab {
         }
         let of_owner = "contact_id IN (SELECT id FROM ab_contact WHERE owner_uid = ?1)";
         {
-            let mut stmt =
-                c.prepare_cached(&format!("SELECT contact_id, type, email FROM ab_email WHERE {of_owner} ORDER BY contact_id, pos"))?;
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT contact_id, type, email FROM ab_email WHERE {of_owner} ORDER BY contact_id, pos"
+            ))?;
             let mut rows = stmt.query([owner])?;
             while let Some(r) = rows.next()? {
                 if let Some(&i) = index.get(&r.get::<_, i64>(0)?) {
-                    contacts[i].emails.push(LegacyEmail { kind: raw(r.get_ref(1)?), value: raw(r.get_ref(2)?) });
+                    contacts[i]
+                        .emails
+                        .push(LegacyEmail { kind: raw(r.get_ref(1)?), value: raw(r.get_ref(2)?) });
                 }
             }
         }
         {
-            let mut stmt = c
-                .prepare_cached(&format!("SELECT contact_id, type, number FROM ab_phone WHERE {of_owner} ORDER BY contact_id, pos"))?;
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT contact_id, type, number FROM ab_phone WHERE {of_owner} ORDER BY contact_id, pos"
+            ))?;
             let mut rows = stmt.query([owner])?;
             while let Some(r) = rows.next()? {
                 if let Some(&i) = index.get(&r.get::<_, i64>(0)?) {
@@ -318,8 +329,9 @@ impl Lwab {
             }
         }
         {
-            let mut stmt =
-                c.prepare_cached(&format!("SELECT contact_id, type, url FROM ab_url WHERE {of_owner} ORDER BY contact_id, pos"))?;
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT contact_id, type, url FROM ab_url WHERE {of_owner} ORDER BY contact_id, pos"
+            ))?;
             let mut rows = stmt.query([owner])?;
             while let Some(r) = rows.next()? {
                 if let Some(&i) = index.get(&r.get::<_, i64>(0)?) {
@@ -329,8 +341,9 @@ impl Lwab {
         }
         let mut groups = Vec::new();
         {
-            let mut stmt =
-                c.prepare_cached("SELECT id, owner_uid, name, deleted FROM ab_group WHERE owner_uid = ?1 ORDER BY id")?;
+            let mut stmt = c.prepare_cached(
+                "SELECT id, owner_uid, name, deleted FROM ab_group WHERE owner_uid = ?1 ORDER BY id",
+            )?;
             let mut rows = stmt.query([owner])?;
             while let Some(r) = rows.next()? {
                 groups.push(LegacyGroup {
@@ -352,7 +365,12 @@ impl Lwab {
                  ORDER BY 1, 2",
             )?;
             let rows = stmt.query_map(params![owner], |r| {
-                Ok(Membership { group_id: r.get(0)?, contact_id: r.get(1)?, group_owner: r.get(2)?, contact_owner: r.get(3)? })
+                Ok(Membership {
+                    group_id: r.get(0)?,
+                    contact_id: r.get(1)?,
+                    group_owner: r.get(2)?,
+                    contact_owner: r.get(3)?,
+                })
             })?;
             for m in rows {
                 memberships.push(m?);
@@ -397,7 +415,10 @@ mod tests {
         let b = mysql.owner(1001).unwrap();
         assert_eq!(a.contacts.len(), b.contacts.len());
         for (x, y) in a.contacts.iter().zip(&b.contacts) {
-            assert_eq!((x.id, &x.first_name, &x.last_name, &x.note, &x.photo), (y.id, &y.first_name, &y.last_name, &y.note, &y.photo));
+            assert_eq!(
+                (x.id, &x.first_name, &x.last_name, &x.note, &x.photo),
+                (y.id, &y.first_name, &y.last_name, &y.note, &y.photo)
+            );
             assert_eq!(x.emails.len(), y.emails.len(), "contact {}", x.id);
         }
         assert_eq!(a.groups.len(), b.groups.len());

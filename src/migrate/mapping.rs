@@ -28,6 +28,12 @@ pub fn group_uid(owner: i64, id: i64) -> String {
     Uuid::new_v5(&uid_namespace(), format!("lwab:{owner}:group:{id}").as_bytes()).to_string()
 }
 
+/// The UID of a group known by name only (the flat CSV export numbers its
+/// groups by order of appearance, which changes as the data does).
+pub fn named_group_uid(owner: i64, name: &str) -> String {
+    Uuid::new_v5(&uid_namespace(), format!("lwab:{owner}:group-name:{name}").as_bytes()).to_string()
+}
+
 /// Largest photo kept, in bytes.
 pub const MAX_PHOTO_BYTES: usize = 256 * 1024;
 
@@ -85,10 +91,13 @@ impl Builder {
         if types.is_empty() {
             return Vec::new();
         }
-        let values: Vec<String> = types
-            .iter()
-            .map(|t| if self.version == Version::V40 { t.to_ascii_lowercase() } else { t.to_ascii_uppercase() })
-            .collect();
+        let values: Vec<String> =
+            types
+                .iter()
+                .map(|t| {
+                    if self.version == Version::V40 { t.to_ascii_lowercase() } else { t.to_ascii_uppercase() }
+                })
+                .collect();
         vec![Param { name: "TYPE".into(), values: vec![values.join(",")] }]
     }
 
@@ -111,6 +120,15 @@ impl Builder {
     }
 }
 
+/// A value quoted for a report line: long ones are cut (the card has them whole).
+pub fn shown(value: &str) -> String {
+    const MAX_CHARS: usize = 80;
+    match value.char_indices().nth(MAX_CHARS) {
+        Some((cut, _)) => format!("{:?}… ({} characters)", &value[..cut], value.chars().count()),
+        None => format!("{value:?}"),
+    }
+}
+
 /// Decodes a legacy value: UTF-8 when it is, else Windows-1252; repairs
 /// double-encoded UTF-8; removes control characters; trims. Reports every
 /// change in `warnings`. `None` for NULL and for values with nothing left.
@@ -122,20 +140,27 @@ pub fn clean(raw: &Raw, field: &str, multiline: bool, warnings: &mut Vec<String>
             let decoded = text::decode_cp1252(bytes);
             // Bytes that Windows-1252 leaves undefined (0x81, 0x8D, 0x8F, 0x90, 0x9D) mean the guess may be wrong.
             if decoded.chars().any(|c| ('\u{80}'..='\u{9f}').contains(&c)) {
-                warnings.push(format!("{field}: bytes are neither UTF-8 nor meaningful Windows-1252; read as {decoded:?}"));
+                warnings.push(format!(
+                    "{field}: bytes are neither UTF-8 nor meaningful Windows-1252; read as {}",
+                    shown(&decoded)
+                ));
             } else {
-                warnings.push(format!("{field}: not UTF-8, read as Windows-1252: {decoded:?}"));
+                warnings.push(format!("{field}: not UTF-8, read as Windows-1252: {}", shown(&decoded)));
             }
             decoded
         }
     };
     if let Some(repaired) = text::repair_double_encoding(&value) {
-        warnings.push(format!("{field}: repaired double-encoded text {value:?} to {repaired:?}"));
+        warnings.push(format!(
+            "{field}: repaired double-encoded text {} to {}",
+            shown(&value),
+            shown(&repaired)
+        ));
         value = repaired;
     }
     let (stripped, removed) = text::strip_controls(&value, multiline);
     if removed > 0 {
-        warnings.push(format!("{field}: removed {removed} control character(s) from {value:?}"));
+        warnings.push(format!("{field}: removed {removed} control character(s) from {}", shown(&value)));
     }
     let trimmed = stripped.trim_matches(|c: char| c.is_whitespace()).to_owned();
     if trimmed.is_empty() {
@@ -165,18 +190,66 @@ pub enum Birthday {
 }
 
 const MONTHS: &[(&str, u32)] = &[
-    ("january", 1), ("jan", 1), ("januar", 1), ("janvier", 1), ("enero", 1),
-    ("february", 2), ("feb", 2), ("februar", 2), ("février", 2), ("febrero", 2),
-    ("march", 3), ("mar", 3), ("märz", 3), ("mars", 3), ("marzo", 3),
-    ("april", 4), ("apr", 4), ("avril", 4), ("abril", 4),
-    ("may", 5), ("mai", 5), ("mayo", 5),
-    ("june", 6), ("jun", 6), ("juni", 6), ("juin", 6), ("junio", 6),
-    ("july", 7), ("jul", 7), ("juli", 7), ("juillet", 7), ("julio", 7),
-    ("august", 8), ("aug", 8), ("august", 8), ("août", 8), ("agosto", 8),
-    ("september", 9), ("sep", 9), ("sept", 9), ("septembre", 9), ("septiembre", 9),
-    ("october", 10), ("oct", 10), ("oktober", 10), ("okt", 10), ("octobre", 10), ("octubre", 10),
-    ("november", 11), ("nov", 11), ("novembre", 11), ("noviembre", 11),
-    ("december", 12), ("dec", 12), ("dezember", 12), ("desember", 12), ("des", 12), ("dez", 12), ("décembre", 12), ("diciembre", 12),
+    ("january", 1),
+    ("jan", 1),
+    ("januar", 1),
+    ("janvier", 1),
+    ("enero", 1),
+    ("february", 2),
+    ("feb", 2),
+    ("februar", 2),
+    ("février", 2),
+    ("febrero", 2),
+    ("march", 3),
+    ("mar", 3),
+    ("märz", 3),
+    ("mars", 3),
+    ("marzo", 3),
+    ("april", 4),
+    ("apr", 4),
+    ("avril", 4),
+    ("abril", 4),
+    ("may", 5),
+    ("mai", 5),
+    ("mayo", 5),
+    ("june", 6),
+    ("jun", 6),
+    ("juni", 6),
+    ("juin", 6),
+    ("junio", 6),
+    ("july", 7),
+    ("jul", 7),
+    ("juli", 7),
+    ("juillet", 7),
+    ("julio", 7),
+    ("august", 8),
+    ("aug", 8),
+    ("august", 8),
+    ("août", 8),
+    ("agosto", 8),
+    ("september", 9),
+    ("sep", 9),
+    ("sept", 9),
+    ("septembre", 9),
+    ("septiembre", 9),
+    ("october", 10),
+    ("oct", 10),
+    ("oktober", 10),
+    ("okt", 10),
+    ("octobre", 10),
+    ("octubre", 10),
+    ("november", 11),
+    ("nov", 11),
+    ("novembre", 11),
+    ("noviembre", 11),
+    ("december", 12),
+    ("dec", 12),
+    ("dezember", 12),
+    ("desember", 12),
+    ("des", 12),
+    ("dez", 12),
+    ("décembre", 12),
+    ("diciembre", 12),
 ];
 
 fn month_name(word: &str) -> Option<u32> {
@@ -193,12 +266,16 @@ fn no_year(month: u32, day: u32) -> Option<Birthday> {
 /// impossible dates stay text: nothing is guessed.
 pub fn parse_birthday(value: &str, today: NaiveDate) -> (Birthday, Option<String>) {
     let v = value.trim();
-    let text = |why: &str| (Birthday::Text(v.to_owned()), Some(format!("birthday {v:?} {why}; kept as text")));
+    let text =
+        |why: &str| (Birthday::Text(v.to_owned()), Some(format!("birthday {v:?} {why}; kept as text")));
     if v.is_empty() {
         return (Birthday::Nothing, None);
     }
     if v == "0000-00-00" || v == "0000-00-00 00:00:00" {
-        return (Birthday::Nothing, Some(format!("birthday {v:?} is MySQL's empty date; no birthday stored")));
+        return (
+            Birthday::Nothing,
+            Some(format!("birthday {v:?} is MySQL's empty date; no birthday stored")),
+        );
     }
     let digits = |s: &str| s.chars().all(|c| c.is_ascii_digit()) && !s.is_empty();
     // ISO forms, with an optional time that is dropped.
@@ -209,10 +286,16 @@ pub fn parse_birthday(value: &str, today: NaiveDate) -> (Birthday, Option<String
     let parts: Vec<&str> = date_part.split('-').collect();
     if let [y, m, d] = parts.as_slice() {
         if digits(y) && digits(m) && digits(d) && y.len() == 4 {
-            let (y, m, d): (i32, u32, u32) = (y.parse().unwrap_or(0), m.parse().unwrap_or(0), d.parse().unwrap_or(0));
+            let (y, m, d): (i32, u32, u32) =
+                (y.parse().unwrap_or(0), m.parse().unwrap_or(0), d.parse().unwrap_or(0));
             if y == 1604 {
                 return match no_year(m, d) {
-                    Some(b) => (b, Some(format!("birthday {v:?} uses Apple's 1604 for \"no year\"; stored without a year"))),
+                    Some(b) => (
+                        b,
+                        Some(format!(
+                            "birthday {v:?} uses Apple's 1604 for \"no year\"; stored without a year"
+                        )),
+                    ),
                     None => text("is not a date"),
                 };
             }
@@ -332,8 +415,12 @@ fn email_address(value: &str) -> (String, Option<String>) {
 fn is_email(addr: &str) -> bool {
     let mut parts = addr.split('@');
     let (Some(local), Some(domain), None) = (parts.next(), parts.next(), parts.next()) else { return false };
-    !local.is_empty() && !domain.is_empty() && domain.contains('.') && !addr.contains(char::is_whitespace)
-        && !domain.starts_with('.') && !domain.contains("..")
+    !local.is_empty()
+        && !domain.is_empty()
+        && domain.contains('.')
+        && !addr.contains(char::is_whitespace)
+        && !domain.starts_with('.')
+        && !domain.contains("..")
 }
 
 fn email_types(kind: Option<&str>) -> Vec<&'static str> {
@@ -359,7 +446,10 @@ fn phone_types(kind: Option<&str>) -> Vec<&'static str> {
 /// The image format of photo bytes, if they are a complete image.
 pub fn image_kind(bytes: &[u8]) -> Option<&'static str> {
     const PNG_END: &[u8] = &[0, 0, 0, 0, b'I', b'E', b'N', b'D', 0xAE, 0x42, 0x60, 0x82];
-    if bytes.starts_with(b"\x89PNG\r\n\x1a\n") && bytes.get(12..16) == Some(b"IHDR") && bytes.ends_with(PNG_END) {
+    if bytes.starts_with(b"\x89PNG\r\n\x1a\n")
+        && bytes.get(12..16) == Some(b"IHDR")
+        && bytes.ends_with(PNG_END)
+    {
         return Some("png");
     }
     if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) && bytes.ends_with(&[0xFF, 0xD9]) && bytes.len() > 100 {
@@ -372,7 +462,12 @@ pub fn image_kind(bytes: &[u8]) -> Option<&'static str> {
 }
 
 /// The legacy contact as a vCard (or why it has none).
-pub fn contact(c: &LegacyContact, categories: &[String], version: Version, today: NaiveDate) -> Result<Record, Skip> {
+pub fn contact(
+    c: &LegacyContact,
+    categories: &[String],
+    version: Version,
+    today: NaiveDate,
+) -> Result<Record, Skip> {
     let uid = contact_uid(c.owner, c.id);
     let mut w = Vec::new();
     let first = clean(&c.first_name, "first name", false, &mut w);
@@ -389,7 +484,9 @@ pub fn contact(c: &LegacyContact, categories: &[String], version: Version, today
     let emails: Vec<(Option<String>, String)> = c
         .emails
         .iter()
-        .filter_map(|e| Some((clean(&e.kind, "e-mail type", false, &mut w), clean(&e.value, "e-mail", false, &mut w)?)))
+        .filter_map(|e| {
+            Some((clean(&e.kind, "e-mail type", false, &mut w), clean(&e.value, "e-mail", false, &mut w)?))
+        })
         .collect();
     let phones: Vec<(Option<String>, String)> = c
         .phones
@@ -504,7 +601,9 @@ pub fn contact(c: &LegacyContact, categories: &[String], version: Version, today
     for (kind, raw_value) in &emails {
         let (mut addr, display) = email_address(raw_value);
         if let Some(name) = display {
-            b.warn(format!("e-mail {raw_value:?}: kept the address {addr:?}; the name {name:?} went into NOTE"));
+            b.warn(format!(
+                "e-mail {raw_value:?}: kept the address {addr:?}; the name {name:?} went into NOTE"
+            ));
             b.notes.push(format!("Name given with {addr}: {name}"));
         }
         if addr.ends_with('.') && is_email(addr.trim_end_matches('.')) {
@@ -524,7 +623,10 @@ pub fn contact(c: &LegacyContact, categories: &[String], version: Version, today
         if version == Version::V30 {
             types.insert(0, "internet");
         }
-        if kind.as_deref().is_some_and(|k| !matches!(k.to_ascii_lowercase().as_str(), "home" | "work" | "other")) {
+        if kind
+            .as_deref()
+            .is_some_and(|k| !matches!(k.to_ascii_lowercase().as_str(), "home" | "work" | "other"))
+        {
             b.warn(format!("e-mail {addr:?}: unknown type {kind:?} left out"));
         }
         let params = b.types(&types);
@@ -533,7 +635,8 @@ pub fn contact(c: &LegacyContact, categories: &[String], version: Version, today
 
     let mut seen_phones: HashSet<String> = HashSet::new();
     for (kind, number) in &phones {
-        let key: String = number.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_ascii_uppercase();
+        let key: String =
+            number.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_ascii_uppercase();
         if key.is_empty() {
             b.warn(format!("phone {number:?} has no digits; left out"));
             continue;
@@ -551,7 +654,8 @@ pub fn contact(c: &LegacyContact, categories: &[String], version: Version, today
     }
 
     for (kind, parts) in &addresses {
-        let value = parts.iter().map(|p| escape_text(p.as_deref().unwrap_or(""))).collect::<Vec<_>>().join(";");
+        let value =
+            parts.iter().map(|p| escape_text(p.as_deref().unwrap_or(""))).collect::<Vec<_>>().join(";");
         let types = match kind.as_deref().map(str::to_ascii_lowercase).as_deref() {
             Some("home") => vec!["home"],
             Some("work") => vec!["work"],
@@ -563,11 +667,16 @@ pub fn contact(c: &LegacyContact, categories: &[String], version: Version, today
 
     for (kind, url) in &urls {
         let lower = url.to_ascii_lowercase();
-        let scheme = lower.split_once(':').map(|(s, _)| s.to_owned()).filter(|s| s.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)));
+        let scheme = lower
+            .split_once(':')
+            .map(|(s, _)| s.to_owned())
+            .filter(|s| s.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)));
         let value = match scheme.as_deref() {
             Some("http") | Some("https") | Some("ftp") | Some("mailto") | Some("tel") => url.clone(),
             Some(other) if lower.contains("://") || !lower.contains('.') || other.len() > 10 => {
-                b.warn(format!("URL {url:?} uses the scheme {other:?}, which clients must not open; kept in NOTE"));
+                b.warn(format!(
+                    "URL {url:?} uses the scheme {other:?}, which clients must not open; kept in NOTE"
+                ));
                 b.notes.push(format!("Web address as stored: {url}"));
                 continue;
             }
@@ -625,7 +734,9 @@ pub fn contact(c: &LegacyContact, categories: &[String], version: Version, today
                     b.raw("PHOTO", params, data);
                 }
             }
-            None => b.warn(format!("photo ({} bytes, {declared}) is not a readable image; left out", photo.len())),
+            None => {
+                b.warn(format!("photo ({} bytes, {declared}) is not a readable image; left out", photo.len()))
+            }
         }
     }
 
@@ -652,12 +763,21 @@ fn today_unix(today: NaiveDate) -> i64 {
 
 fn rev(unix: i64, version: Version) -> String {
     let t = chrono::DateTime::from_timestamp(unix, 0).unwrap_or_default();
-    if version == Version::V40 { t.format("%Y%m%dT%H%M%SZ").to_string() } else { t.format("%Y-%m-%dT%H:%M:%SZ").to_string() }
+    if version == Version::V40 {
+        t.format("%Y%m%dT%H%M%SZ").to_string()
+    } else {
+        t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    }
 }
 
 /// A legacy group as a group vCard in the dialect of `version`.
-pub fn group(g: &LegacyGroup, name: Option<&str>, member_uids: &[String], version: Version) -> Record {
-    let uid = group_uid(g.owner, g.id);
+pub fn group(
+    g: &LegacyGroup,
+    uid: String,
+    name: Option<&str>,
+    member_uids: &[String],
+    version: Version,
+) -> Record {
     let mut b = Builder::new(version, &uid);
     let label = match name {
         Some(n) => n.to_owned(),
@@ -730,7 +850,10 @@ mod tests {
     fn text_cleaning() {
         let mut w = Vec::new();
         assert_eq!(clean(&Some(b"J\xfcrgen".to_vec()), "f", false, &mut w).as_deref(), Some("Jürgen"));
-        assert_eq!(clean(&Some("MÃ¼ller".as_bytes().to_vec()), "f", false, &mut w).as_deref(), Some("Müller"));
+        assert_eq!(
+            clean(&Some("MÃ¼ller".as_bytes().to_vec()), "f", false, &mut w).as_deref(),
+            Some("Müller")
+        );
         assert_eq!(clean(&Some(b"   ".to_vec()), "f", false, &mut w), None);
         assert_eq!(clean(&Some(b"\xa0".to_vec()), "f", false, &mut w), None);
         assert_eq!(clean(&Some(b"a\x07b\x00c".to_vec()), "f", false, &mut w).as_deref(), Some("abc"));

@@ -26,9 +26,10 @@ use crate::dav::xml::{DAV, Element, Node};
 use crate::import::name_for_uid;
 use crate::progress::Progress;
 use crate::store::{
-    Collection, CollectionKind, DeadProperty, NewCollection, NewObject, ObjectMeta, Store, StoreError, content_etag,
+    Collection, CollectionKind, Condition, DeadProperty, EtagMatch, NewCollection, NewObject, ObjectMeta,
+    Store, StoreError, content_etag,
 };
-use crate::vcard::Version;
+use crate::vcard::{VProp, Version};
 use mapping::Record;
 
 /// Where contacts come from.
@@ -71,6 +72,27 @@ impl Source {
         matches!(self, Source::LwabSqlite(_) | Source::LwabMysql(_) | Source::LwabCsv(_))
     }
 
+    fn kind(&self) -> &'static str {
+        match self {
+            Source::LwabSqlite(_) => "lwab-sqlite",
+            Source::LwabMysql(_) => "lwab-mysql",
+            Source::LwabCsv(_) => "lwab-csv",
+            Source::Vcard(_) => "vcard",
+            Source::GoogleCsv(_) => "google-csv",
+            Source::OutlookCsv(_) => "outlook-csv",
+            Source::Ldif(_) => "ldif",
+        }
+    }
+
+    /// Sources that make the same cards of the same data share a family:
+    /// switching between them changes nothing.
+    fn family(&self) -> &'static str {
+        match self {
+            Source::LwabSqlite(_) | Source::LwabMysql(_) => "lwab",
+            other => other.kind(),
+        }
+    }
+
     fn path(&self) -> &Path {
         match self {
             Source::LwabSqlite(p)
@@ -108,7 +130,10 @@ pub fn read_owner_map(path: &Path) -> Result<HashMap<String, String>, String> {
             [owner, _] if n == 0 && owner.parse::<i64>().is_err() => continue,
             [owner, user] if !owner.is_empty() && !user.is_empty() => {
                 if let Some(previous) = map.insert(owner.clone(), user.to_lowercase()) {
-                    return Err(format!("line {}: owner {owner} is mapped twice ({previous} and {user})", n + 1));
+                    return Err(format!(
+                        "line {}: owner {owner} is mapped twice ({previous} and {user})",
+                        n + 1
+                    ));
                 }
             }
             _ => return Err(format!("line {}: expected legacy_owner,username", n + 1)),
@@ -134,6 +159,9 @@ pub struct OwnerReport {
     pub imported: usize,
     pub updated: usize,
     pub unchanged: usize,
+    /// Cards a user changed since an earlier run, left as the user made them
+    /// (where the source changed too, a warning says so).
+    pub kept_user_edits: usize,
     pub groups: usize,
     /// reason → count
     pub skipped: BTreeMap<String, usize>,
@@ -183,17 +211,22 @@ impl Report {
     pub fn summary(&self) -> String {
         let mut out = String::new();
         let verb = if self.dry_run { "would be" } else { "were" };
-        out.push_str(&format!("{}{}\n", self.source, if self.dry_run { " (dry run: nothing was written)" } else { "" }));
+        out.push_str(&format!(
+            "{}{}\n",
+            self.source,
+            if self.dry_run { " (dry run: nothing was written)" } else { "" }
+        ));
         for o in &self.owners {
             let skipped = o.skipped.iter().map(|(r, n)| format!("{n} {r}")).collect::<Vec<_>>().join(", ");
             out.push_str(&format!(
-                "  owner {} → {} ({}): imported {}, updated {}, unchanged {}, groups {}, skipped {}{}, warnings {}{}\n",
+                "  owner {} → {} ({}): imported {}, updated {}, unchanged {}, kept user edits {}, groups {}, skipped {}{}, warnings {}{}\n",
                 o.legacy_owner,
                 o.user,
                 o.addressbook,
                 o.imported,
                 o.updated,
                 o.unchanged,
+                o.kept_user_edits,
                 o.groups,
                 o.skipped.values().sum::<usize>(),
                 if skipped.is_empty() { String::new() } else { format!(" ({skipped})") },
@@ -202,13 +235,17 @@ impl Report {
             ));
         }
         for (owner, n) in &self.unknown_owners {
-            out.push_str(&format!("  owner {owner}: not in the owner map; {n} contact(s) {verb} not migrated\n"));
+            out.push_str(&format!(
+                "  owner {owner}: not in the owner map; {n} contact(s) {verb} not migrated\n"
+            ));
         }
         for note in &self.format_notes {
             out.push_str(&format!("  note: {note}\n"));
         }
         let (i, u, c, s, w) = self.totals();
-        out.push_str(&format!("total: imported {i}, updated {u}, unchanged {c}, skipped {s}, warnings {w}\n"));
+        out.push_str(&format!(
+            "total: imported {i}, updated {u}, unchanged {c}, skipped {s}, warnings {w}\n"
+        ));
         out
     }
 }
@@ -226,7 +263,7 @@ pub enum MigrateError {
 /// Runs a migration; the report says what happened per owner.
 pub async fn run(store: &dyn Store, options: &Options) -> Result<Report, MigrateError> {
     let mut report = Report {
-        source: format!("{:?}", options.source).replace("(\"", ": ").replace("\")", ""),
+        source: format!("{}:{}", options.source.kind(), options.source.path().display()),
         dry_run: options.dry_run,
         vcard_version: options.version.as_str().into(),
         ..Default::default()
@@ -237,22 +274,33 @@ pub async fn run(store: &dyn Store, options: &Options) -> Result<Report, Migrate
         }
         migrate_legacy(store, options, &mut report).await?;
     } else {
-        let user = options
-            .user
-            .clone()
-            .ok_or_else(|| MigrateError::Input("this source needs --user NAME: the user who receives the contacts".into()))?;
+        let user = options.user.clone().ok_or_else(|| {
+            MigrateError::Input("this source needs --user NAME: the user who receives the contacts".into())
+        })?;
         let path = options.source.path();
-        let bytes = || std::fs::read(path).map_err(|e| MigrateError::Input(format!("cannot read {}: {e}", path.display())));
+        let bytes = || {
+            std::fs::read(path)
+                .map_err(|e| MigrateError::Input(format!("cannot read {}: {e}", path.display())))
+        };
         let (records, note) = match &options.source {
             Source::Vcard(p) => (generic::vcards(p, options.version).map_err(MigrateError::Input)?, None),
-            Source::GoogleCsv(_) => (generic::google_csv(&bytes()?, options.version), Some(generic::GOOGLE_LIMITS)),
-            Source::OutlookCsv(_) => (generic::outlook_csv(&bytes()?, options.version), Some(generic::OUTLOOK_LIMITS)),
+            Source::GoogleCsv(_) => {
+                (generic::google_csv(&bytes()?, options.version), Some(generic::GOOGLE_LIMITS))
+            }
+            Source::OutlookCsv(_) => {
+                (generic::outlook_csv(&bytes()?, options.version), Some(generic::OUTLOOK_LIMITS))
+            }
             Source::Ldif(_) => (generic::ldif(&bytes()?, options.version), Some(generic::LDIF_LIMITS)),
             _ => unreachable!("legacy sources are handled above"),
         };
         report.format_notes.extend(note.map(str::to_owned));
         let mut progress = Progress::new("migrating", records.len() as u64);
-        let mut owner = OwnerReport { legacy_owner: "-".into(), user: user.clone(), addressbook: options.addressbook.clone(), ..Default::default() };
+        let mut owner = OwnerReport {
+            legacy_owner: "-".into(),
+            user: user.clone(),
+            addressbook: options.addressbook.clone(),
+            ..Default::default()
+        };
         for r in &records {
             for w in &r.warnings {
                 owner.warn(r.source.clone(), w.clone());
@@ -267,7 +315,11 @@ pub async fn run(store: &dyn Store, options: &Options) -> Result<Report, Migrate
     Ok(report)
 }
 
-async fn migrate_legacy(store: &dyn Store, options: &Options, report: &mut Report) -> Result<(), MigrateError> {
+async fn migrate_legacy(
+    store: &dyn Store,
+    options: &Options,
+    report: &mut Report,
+) -> Result<(), MigrateError> {
     let lwab = match &options.source {
         Source::LwabSqlite(p) => lwab::Lwab::open_sqlite(p),
         Source::LwabMysql(p) => lwab::Lwab::load_mysql(p),
@@ -298,14 +350,22 @@ async fn migrate_legacy(store: &dyn Store, options: &Options, report: &mut Repor
             continue;
         };
         let data = lwab.owner(owner).map_err(MigrateError::Input)?;
-        let mut owner_report =
-            OwnerReport { legacy_owner: owner.to_string(), user: user.clone(), addressbook: options.addressbook.clone(), ..Default::default() };
+        let mut owner_report = OwnerReport {
+            legacy_owner: owner.to_string(),
+            user: user.clone(),
+            addressbook: options.addressbook.clone(),
+            ..Default::default()
+        };
         let (live, trashed) = records_of_owner(&data, options, today, &mut owner_report);
         write_owner(store, options, user, &options.addressbook, live, &mut owner_report).await?;
         if options.include_trashed && !trashed.is_empty() {
             let book = format!("{}-trash", options.addressbook);
-            let mut trash_report =
-                OwnerReport { legacy_owner: owner.to_string(), user: user.clone(), addressbook: book.clone(), ..Default::default() };
+            let mut trash_report = OwnerReport {
+                legacy_owner: owner.to_string(),
+                user: user.clone(),
+                addressbook: book.clone(),
+                ..Default::default()
+            };
             write_owner(store, options, user, &book, trashed, &mut trash_report).await?;
             report.owners.push(owner_report);
             report.owners.push(trash_report);
@@ -328,7 +388,8 @@ fn records_of_owner(
 ) -> (Vec<Record>, Vec<Record>) {
     let owner = data.owner;
     let live_contacts: HashSet<i64> = data.contacts.iter().filter(|c| c.deleted == 0).map(|c| c.id).collect();
-    let live_groups: HashMap<i64, &lwab::LegacyGroup> = data.groups.iter().filter(|g| g.deleted == 0).map(|g| (g.id, g)).collect();
+    let live_groups: HashMap<i64, &lwab::LegacyGroup> =
+        data.groups.iter().filter(|g| g.deleted == 0).map(|g| (g.id, g)).collect();
     report.skip("groups in the trash", data.groups.len() - live_groups.len());
 
     // Group names, decoded once.
@@ -347,7 +408,10 @@ fn records_of_owner(
     }
     for (lower, n) in &by_name {
         if *n > 1 {
-            report.warn("groups", format!("{n} groups are named {lower:?} apart from letter case; each keeps its name"));
+            report.warn(
+                "groups",
+                format!("{n} groups are named {lower:?} apart from letter case; each keeps its name"),
+            );
         }
     }
 
@@ -373,7 +437,10 @@ fn records_of_owner(
                 continue;
             }
             (Some(g), Some(c)) if g != c => {
-                report.warn(item, format!("group of owner {g}, contact of owner {c}: owners are never mixed; skipped"));
+                report.warn(
+                    item,
+                    format!("group of owner {g}, contact of owner {c}: owners are never mixed; skipped"),
+                );
                 report.skip("memberships across owners", 1);
                 continue;
             }
@@ -423,9 +490,15 @@ fn records_of_owner(
         }
     }
     for g in data.groups.iter().filter(|g| g.deleted == 0) {
-        let mut uids: Vec<String> = members.get(&g.id).into_iter().flatten().map(|id| mapping::contact_uid(owner, *id)).collect();
+        let mut uids: Vec<String> =
+            members.get(&g.id).into_iter().flatten().map(|id| mapping::contact_uid(owner, *id)).collect();
         uids.dedup();
-        let record = mapping::group(g, group_names.get(&g.id).and_then(|n| n.as_deref()), &uids, options.version);
+        let name = group_names.get(&g.id).and_then(|n| n.as_deref());
+        let uid = match (&options.source, name) {
+            (Source::LwabCsv(_), Some(name)) => mapping::named_group_uid(owner, name),
+            _ => mapping::group_uid(owner, g.id),
+        };
+        let record = mapping::group(g, uid, name, &uids, options.version);
         for w in &record.warnings {
             report.warn(record.source.clone(), w.clone());
         }
@@ -436,8 +509,14 @@ fn records_of_owner(
 }
 
 /// The address book `slug` of `user`, created unless this is a dry run.
-async fn target_book(store: &dyn Store, user_id: i64, slug: &str, dry_run: bool) -> Result<Option<Collection>, MigrateError> {
-    crate::dav::path::validate_name(slug).map_err(|e| MigrateError::Input(format!("address book {slug:?}: {}", e.message)))?;
+async fn target_book(
+    store: &dyn Store,
+    user_id: i64,
+    slug: &str,
+    dry_run: bool,
+) -> Result<Option<Collection>, MigrateError> {
+    crate::dav::path::validate_name(slug)
+        .map_err(|e| MigrateError::Input(format!("address book {slug:?}: {}", e.message)))?;
     let home = store.home(user_id, CollectionKind::AddressbookHome).await?;
     if let Some(book) = store.child_collections(home.id).await?.into_iter().find(|c| c.name == slug) {
         if book.kind != CollectionKind::Addressbook {
@@ -456,7 +535,11 @@ async fn target_book(store: &dyn Store, user_id: i64, slug: &str, dry_run: bool)
             name: slug.to_owned(),
             kind: CollectionKind::Addressbook,
             components: None,
-            properties: vec![DeadProperty { namespace: DAV.into(), name: "displayname".into(), xml: displayname.to_standalone_xml() }],
+            properties: vec![DeadProperty {
+                namespace: DAV.into(),
+                name: "displayname".into(),
+                xml: displayname.to_standalone_xml(),
+            }],
         })
         .await?;
     Ok(Some(book))
@@ -504,39 +587,104 @@ async fn write_owner(
         modified: 0,
     });
     let mut writes = Vec::new();
-    for record in records {
+    let total = records.len();
+    let mut from_full_database = 0;
+    for mut record in records {
+        // The digest of what this run makes of the source, kept in the card:
+        // a later run tells "the source changed" from "the user changed it".
+        let digest =
+            format!("{}/{}", options.source.family(), migration_digest(record.card.to_vcf().as_bytes()));
+        record.card.props.push(VProp::new(None, DIGEST_PROPERTY, Vec::new(), digest.clone()));
         let body = record.card.to_vcf();
-        let (content_type, index) = match crate::collections::ingest(&probe, body.as_bytes(), Some("text/vcard")) {
-            Ok(v) => v,
-            Err(e) => {
-                report.warn(record.source.clone(), format!("not a storable vCard ({}); skipped", e.message));
-                report.skip("not storable", 1);
-                continue;
-            }
-        };
+        let (content_type, index) =
+            match crate::collections::ingest(&probe, body.as_bytes(), Some("text/vcard")) {
+                Ok(v) => v,
+                Err(e) => {
+                    report.warn(
+                        record.source.clone(),
+                        format!("not a storable vCard ({}); skipped", e.message),
+                    );
+                    report.skip("not storable", 1);
+                    continue;
+                }
+            };
         let etag = content_etag(&content_type, body.as_bytes());
-        let name = match existing.get(&record.uid) {
+        let (name, condition) = match existing.get(&record.uid) {
             Some(meta) if meta.etag == etag => {
                 report.unchanged += 1;
                 continue;
             }
             Some(meta) => {
-                report.updated += 1;
-                meta.name.clone()
+                let Some(book) = &book else { continue };
+                let current = store.get_object(book.id, &meta.name).await?;
+                let condition = Condition {
+                    if_match: Some(EtagMatch::Tags(vec![meta.etag.clone()])),
+                    if_none_match: None,
+                };
+                match current.as_ref().map(|o| earlier_run(&o.body)) {
+                    Some(EarlierRun::Untouched { digest: earlier })
+                        if matches!(options.source, Source::LwabCsv(_)) && earlier.starts_with("lwab/") =>
+                    {
+                        from_full_database += 1;
+                        continue;
+                    }
+                    Some(EarlierRun::Untouched { .. }) => report.updated += 1,
+                    Some(EarlierRun::EditedByUser { digest: earlier }) => {
+                        report.kept_user_edits += 1;
+                        match earlier {
+                            Some(earlier) if earlier != digest => report.warn(
+                                record.source.clone(),
+                                "changed in the source and by the user since the last run; the user's version was kept",
+                            ),
+                            Some(_) => {}
+                            None => report.warn(
+                                record.source.clone(),
+                                "a card with this UID exists and was not written by a migration; it was kept",
+                            ),
+                        }
+                        continue;
+                    }
+                    // Deleted since it was listed: the conditional write fails and says so.
+                    None => report.updated += 1,
+                }
+                (meta.name.clone(), condition)
             }
             None => {
                 report.imported += 1;
-                name_for_uid(&record.uid, "vcf")
+                (
+                    name_for_uid(&record.uid, "vcf"),
+                    Condition { if_match: None, if_none_match: Some(EtagMatch::Any) },
+                )
             }
         };
-        writes.push(NewObject { name, content_type, body: body.into_bytes().into(), index });
+        writes.push((NewObject { name, content_type, body: body.into_bytes().into(), index }, condition));
+    }
+    if from_full_database > 0 {
+        // Updating from the poorer export would drop addresses, photos…
+        report.warn(
+            "address book",
+            format!(
+                "{from_full_database} card(s) here were migrated from the full database, which carries more than the CSV export; nothing was written for this owner"
+            ),
+        );
+        report.imported = 0;
+        report.updated = 0;
+        report.kept_user_edits = 0;
+        report.unchanged = 0;
+        report.skip("owner already migrated from the full database", total);
+        return Ok(());
     }
     if options.dry_run || writes.is_empty() {
         return Ok(());
     }
     let Some(book) = book else { return Ok(()) };
     if let Err(e) = store.put_objects(book.id, writes).await {
-        report.error = Some(e.to_string());
+        report.error = Some(match e {
+            StoreError::PreconditionFailed | StoreError::UidConflict { .. } => {
+                "a card changed while this owner was migrated; nothing was written for this owner: run the migration again".into()
+            }
+            _ => e.to_string(),
+        });
         report.imported = 0;
         report.updated = 0;
         if matches!(e, StoreError::Backend(_)) {
@@ -544,6 +692,42 @@ async fn write_owner(
         }
     }
     Ok(())
+}
+
+/// The property that carries [`migration_digest`] in migrated cards.
+pub const DIGEST_PROPERTY: &str = "X-SKJOLD-MIGRATION-DIGEST";
+
+/// A short digest of a card as a migration wrote it (without the digest
+/// line); the property's value is `<source kind>/<digest>`.
+fn migration_digest(card: &[u8]) -> String {
+    content_etag("text/vcard", card).trim_matches('"').to_owned()
+}
+
+/// What a stored card says about an earlier run.
+#[derive(Debug, PartialEq, Eq)]
+enum EarlierRun {
+    /// Exactly as the run that wrote it left it.
+    Untouched { digest: String },
+    /// Changed since (or not written by a migration at all).
+    EditedByUser { digest: Option<String> },
+}
+
+fn earlier_run(stored: &[u8]) -> EarlierRun {
+    let text = String::from_utf8_lossy(stored);
+    let marker = format!("\r\n{DIGEST_PROPERTY}:");
+    let Some(at) = text.find(&marker) else { return EarlierRun::EditedByUser { digest: None } };
+    let value_start = at + marker.len();
+    let Some(len) = text[value_start..].find("\r\n") else {
+        return EarlierRun::EditedByUser { digest: None };
+    };
+    let digest = text[value_start..value_start + len].to_owned();
+    let without = format!("{}{}", &text[..at], &text[value_start + len..]);
+    let hex = digest.rsplit('/').next().unwrap_or_default();
+    if migration_digest(without.as_bytes()) == hex {
+        EarlierRun::Untouched { digest }
+    } else {
+        EarlierRun::EditedByUser { digest: Some(digest) }
+    }
 }
 
 #[cfg(test)]
@@ -556,5 +740,16 @@ mod tests {
         assert_eq!("vcard:dir".parse::<Source>(), Ok(Source::Vcard("dir".into())));
         assert!("nonsense:x".parse::<Source>().is_err());
         assert!("nocolon".parse::<Source>().is_err());
+    }
+
+    #[test]
+    fn a_stored_card_tells_an_untouched_run_from_a_user_edit() {
+        let card = "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ann\r\nEND:VCARD\r\n";
+        let digest = format!("lwab/{}", migration_digest(card.as_bytes()));
+        let stored = card.replace("END:VCARD", &format!("{DIGEST_PROPERTY}:{digest}\r\nEND:VCARD"));
+        assert_eq!(earlier_run(stored.as_bytes()), EarlierRun::Untouched { digest: digest.clone() });
+        let edited = stored.replace("FN:Ann", "FN:Anne");
+        assert_eq!(earlier_run(edited.as_bytes()), EarlierRun::EditedByUser { digest: Some(digest) });
+        assert_eq!(earlier_run(card.as_bytes()), EarlierRun::EditedByUser { digest: None });
     }
 }

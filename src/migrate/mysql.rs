@@ -62,7 +62,8 @@ impl<'a> Cursor<'a> {
         self.skip_space();
         if self.peek() == Some(b'`') {
             let start = self.pos + 1;
-            let end = self.bytes[start..].iter().position(|&b| b == b'`').ok_or("unterminated identifier")? + start;
+            let end =
+                self.bytes[start..].iter().position(|&b| b == b'`').ok_or("unterminated identifier")? + start;
             self.pos = end + 1;
             return Ok(String::from_utf8_lossy(&self.bytes[start..end]).into_owned());
         }
@@ -137,14 +138,19 @@ impl<'a> Cursor<'a> {
             }
             _ => {
                 let start = self.pos;
-                while self.peek().is_some_and(|b| b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'.' | b'e' | b'E')) {
+                while self
+                    .peek()
+                    .is_some_and(|b| b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'.' | b'e' | b'E'))
+                {
                     self.pos += 1;
                 }
                 let text = std::str::from_utf8(&self.bytes[start..self.pos]).map_err(|e| e.to_string())?;
                 if let Ok(i) = text.parse::<i64>() {
                     Ok(Value::Int(i))
                 } else {
-                    text.parse::<f64>().map(Value::Real).map_err(|_| format!("unreadable value at byte {start}"))
+                    text.parse::<f64>()
+                        .map(Value::Real)
+                        .map_err(|_| format!("unreadable value at byte {start}"))
                 }
             }
         }
@@ -157,12 +163,88 @@ fn hex(digits: &[u8]) -> Result<Vec<u8>, String> {
     }
     digits
         .chunks(2)
-        .map(|p| u8::from_str_radix(std::str::from_utf8(p).map_err(|e| e.to_string())?, 16).map_err(|e| e.to_string()))
+        .map(|p| {
+            u8::from_str_radix(std::str::from_utf8(p).map_err(|e| e.to_string())?, 16)
+                .map_err(|e| e.to_string())
+        })
         .collect()
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Largest single statement read from a dump (mysqldump's extended inserts
+/// are bounded by `net_buffer_length`, 1 MiB by default; photos make rows big).
+pub const MAX_STATEMENT_BYTES: usize = 256 * 1024 * 1024;
+
+/// Reads a dump statement by statement, so that memory follows the largest
+/// statement, not the dump, and calls `row` for every row of every INSERT.
+pub fn for_each_insert_in(
+    mut reader: impl std::io::BufRead,
+    mut row: impl FnMut(&str, Vec<Value>) -> Result<(), String>,
+) -> Result<(), String> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum State {
+        Code,
+        Quoted(u8),
+        Escaped(u8),
+        LineComment,
+        BlockComment,
+    }
+    let mut statement: Vec<u8> = Vec::new();
+    let mut state = State::Code;
+    let mut offset = 0usize;
+    let mut previous = 0u8;
+    loop {
+        let buffer = reader.fill_buf().map_err(|e| format!("reading the dump: {e}"))?;
+        if buffer.is_empty() {
+            break;
+        }
+        let mut consumed = 0;
+        let mut ended = false;
+        for &b in buffer {
+            consumed += 1;
+            state = match (state, b) {
+                (State::Code, b'\'' | b'"' | b'`') => State::Quoted(b),
+                (State::Code, b'#') => State::LineComment,
+                (State::Code, b'-') if previous == b'-' => State::LineComment,
+                (State::Code, b'*') if previous == b'/' => State::BlockComment,
+                (State::Code, b';') => {
+                    ended = true;
+                    State::Code
+                }
+                (State::Quoted(q), b'\\') if q != b'`' => State::Escaped(q),
+                (State::Quoted(q), b) if b == q => State::Code,
+                (State::Escaped(q), _) => State::Quoted(q),
+                (State::LineComment, b'\n') => State::Code,
+                (State::BlockComment, b'/') if previous == b'*' => State::Code,
+                (s, _) => s,
+            };
+            // A `/*` or `--` just opened must not let its second byte close anything.
+            previous =
+                if matches!(state, State::BlockComment) && previous == b'/' && b == b'*' { 0 } else { b };
+            if ended {
+                break;
+            }
+        }
+        statement.extend_from_slice(&buffer[..consumed]);
+        reader.consume(consumed);
+        if statement.len() > MAX_STATEMENT_BYTES {
+            return Err(format!("a statement at byte {offset} is larger than {MAX_STATEMENT_BYTES} bytes"));
+        }
+        if ended {
+            for_each_insert(&statement, &mut row)
+                .map_err(|e| format!("{e} (in the statement at byte {offset})"))?;
+            offset += statement.len();
+            statement.clear();
+        }
+    }
+    if statement.iter().any(|b| !b.is_ascii_whitespace()) {
+        for_each_insert(&statement, &mut row)
+            .map_err(|e| format!("{e} (in the statement at byte {offset})"))?;
+    }
+    Ok(())
 }
 
 /// Calls `row` for every row of every `INSERT INTO t VALUES (…),(…);` of a dump.
@@ -273,5 +355,36 @@ INSERT INTO `t` VALUES (1,'it\\'s','a\\nb\\\\c',NULL,0x89504e47,'M\xfcller'),(2,
         assert_eq!(rows[1].1[5], Value::Bytes(b"bin".to_vec()));
         assert_eq!(rows[2], ("t".to_owned(), vec![Value::Bytes(b"semi;colon".to_vec())]));
         assert!(for_each_insert(b"INSERT INTO t VALUES (1,'open", |_, _| Ok(())).is_err());
+
+        // Read statement by statement through a tiny buffer: the same rows.
+        let mut streamed = Vec::new();
+        for_each_insert_in(std::io::BufReader::with_capacity(3, &dump[..]), |t, r| {
+            streamed.push((t.to_owned(), r));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(streamed, rows);
+    }
+
+    #[test]
+    fn the_fixture_dump_reads_the_same_streamed_and_whole() {
+        let dump =
+            std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/legacy/lwab_v1.mysql.sql")).unwrap();
+        let collect = |streamed: bool| {
+            let mut rows = Vec::new();
+            let push = |t: &str, r: Vec<Value>| {
+                rows.push((t.to_owned(), r));
+                Ok(())
+            };
+            if streamed {
+                for_each_insert_in(std::io::BufReader::with_capacity(4096, &dump[..]), push).unwrap();
+            } else {
+                for_each_insert(&dump, push).unwrap();
+            }
+            rows
+        };
+        let whole = collect(false);
+        assert_eq!(whole.iter().filter(|(t, _)| t == "ab_contact").count(), 199);
+        assert_eq!(collect(true), whole);
     }
 }

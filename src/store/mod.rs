@@ -480,8 +480,13 @@ pub trait Store: Send + Sync + 'static {
         object: NewObject,
         condition: Condition,
     ) -> StoreFuture<'_, PutOutcome>;
-    /// Stores many objects in one transaction: all or none.
-    fn put_objects(&self, collection_id: i64, objects: Vec<NewObject>) -> StoreFuture<'_, Vec<PutOutcome>>;
+    /// Stores many objects in one transaction, each under its own
+    /// precondition: all or none.
+    fn put_objects(
+        &self,
+        collection_id: i64,
+        objects: Vec<(NewObject, Condition)>,
+    ) -> StoreFuture<'_, Vec<PutOutcome>>;
     fn transfer(&self, transfer: Transfer) -> StoreFuture<'_, TransferOutcome>;
 
     // --- dead properties

@@ -1238,9 +1238,16 @@ impl Store for SqliteStore {
         Box::pin(self.write(move |c, options| put_in(c, options, collection_id, object, condition)))
     }
 
-    fn put_objects(&self, collection_id: i64, objects: Vec<NewObject>) -> StoreFuture<'_, Vec<PutOutcome>> {
+    fn put_objects(
+        &self,
+        collection_id: i64,
+        objects: Vec<(NewObject, Condition)>,
+    ) -> StoreFuture<'_, Vec<PutOutcome>> {
         Box::pin(self.write(move |c, options| {
-            objects.into_iter().map(|o| put_in(c, options, collection_id, o, Condition::NONE)).collect()
+            objects
+                .into_iter()
+                .map(|(o, condition)| put_in(c, options, collection_id, o, condition))
+                .collect()
         }))
     }
 
