@@ -1,4 +1,5 @@
-//! The command line: `serve`, `user`, `app-password` and `check`.
+//! The command line: `serve`, `user`, `app-password`, `check`, `import`,
+//! `export` and `migrate-contacts`.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
@@ -118,6 +119,10 @@ pub struct MigrateArgs {
     /// Do everything but write: report what would happen.
     #[arg(long)]
     pub dry_run: bool,
+    /// Remove the cards earlier runs of this migration wrote (same source and
+    /// options), except those users changed since. With --dry-run: only report.
+    #[arg(long)]
+    pub undo: bool,
     /// Write the report as JSON to this file too.
     #[arg(long, value_name = "FILE.json")]
     pub report: Option<PathBuf>,
@@ -221,7 +226,8 @@ fn open_store(config: &Config) -> Result<Arc<SqliteStore>> {
     Ok(Arc::new(store))
 }
 
-/// Creates the data folder readable by its owner only.
+/// Creates a folder of private data (the data folder, an export) readable
+/// by its owner only.
 fn create_private_dir(dir: &std::path::Path) -> Result<()> {
     if dir.exists() {
         #[cfg(unix)]
@@ -229,14 +235,14 @@ fn create_private_dir(dir: &std::path::Path) -> Result<()> {
             use std::os::unix::fs::PermissionsExt;
             if std::fs::metadata(dir).map(|m| m.permissions().mode() & 0o077 != 0).unwrap_or(false) {
                 tracing::warn!(
-                    "the data folder {} can be read by other users of this machine; consider chmod 700",
+                    "the folder {} can be read by other users of this machine; consider chmod 700",
                     dir.display()
                 );
             }
         }
         return Ok(());
     }
-    std::fs::create_dir_all(dir).with_context(|| format!("creating the data folder {}", dir.display()))?;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating the folder {}", dir.display()))?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -261,6 +267,13 @@ async fn serve(config: Config) -> Result<()> {
     let bound = listener.local_addr()?;
 
     let dyn_store: Arc<dyn Store> = store.clone();
+    let reindexed = crate::collections::reindex_pending(dyn_store.as_ref()).await?;
+    if reindexed > 0 {
+        tracing::info!(
+            objects = reindexed,
+            "computed the query indexes of objects stored by an older version"
+        );
+    }
     if dyn_store.list_principals().await?.is_empty() {
         let password = auth::generate_password();
         accounts::create_user(dyn_store.as_ref(), "admin", &password, Some("Administrator".into()), None)
@@ -561,6 +574,7 @@ async fn migrate_contacts(config: &Config, args: MigrateArgs) -> Result<()> {
         version,
         include_trashed: args.include_trashed,
         dry_run: args.dry_run,
+        undo: args.undo,
     };
     let report = migrate::run(store.as_ref(), &options).await?;
     print!("{}", report.summary());

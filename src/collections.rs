@@ -67,3 +67,31 @@ pub async fn export(
         _ => Ok(None),
     }
 }
+
+/// Computes the query indexes of objects stored before those indexes
+/// existed (listed by the schema migration that introduced them), in
+/// batches; returns how many objects were indexed.
+pub async fn reindex_pending(store: &dyn crate::store::Store) -> crate::store::StoreResult<usize> {
+    let mut done = 0;
+    let mut collections: std::collections::HashMap<i64, Option<Collection>> =
+        std::collections::HashMap::new();
+    loop {
+        let batch = store.objects_to_reindex(500).await?;
+        if batch.is_empty() {
+            return Ok(done);
+        }
+        for object in batch {
+            let id = object.meta.collection_id;
+            if let std::collections::hash_map::Entry::Vacant(slot) = collections.entry(id) {
+                slot.insert(store.collection(id).await?);
+            }
+            let index = collections
+                .get(&id)
+                .and_then(Option::as_ref)
+                .and_then(|collection| ingest(collection, &object.body, Some(&object.meta.content_type)).ok())
+                .map(|(_, index)| index);
+            store.reindex_object(object.meta.id, index).await?;
+            done += 1;
+        }
+    }
+}

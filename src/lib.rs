@@ -9,6 +9,11 @@
 //! * [`collections`], [`caldav`], [`carddav`]: what differs per collection kind
 //!   (RFC 4791, RFC 6352); [`ical`] and [`vcard`]: ingest of bodies.
 //! * [`store`]: the storage trait and its SQLite implementation.
+//!
+//! Beside them: [`accounts`] (users and their first collections),
+//! [`import`], [`export`] and [`migrate`] (admin commands that write and
+//! read through the store like clients do), [`progress`], and the text
+//! helpers [`collation`] and [`text`].
 #![forbid(unsafe_code)]
 #![deny(rust_2018_idioms)]
 

@@ -2545,3 +2545,36 @@ async fn search_over_thousands_of_imported_cards() {
         }
     }
 }
+
+/// Cards stored by a version without the search index (simulated by
+/// emptying their index rows and listing them as pending, as the schema
+/// migration does) are found again after the next start.
+#[tokio::test]
+async fn cards_stored_before_the_search_index_are_indexed_at_start() {
+    let (mut server, client) = query_setup().await;
+    let needle = text_filter("FN", "", "jane doe");
+    assert_eq!(search(&client, BOOK, &needle).await, vec!["jane.vcf"]);
+    let etag_before = client.get(&format!("{BOOK}jane.vcf")).await.etag();
+    server.terminate();
+    let db = rusqlite::Connection::open(server.data_dir().join("skjold.db")).expect("open the database");
+    let emptied = db
+        .execute_batch(
+            "INSERT INTO reindex_pending (object_id) SELECT id FROM objects WHERE name LIKE '%.vcf';
+             DELETE FROM card_search;",
+        )
+        .map(|_| db.query_row("SELECT count(*) FROM reindex_pending", [], |r| r.get::<_, i64>(0)));
+    assert!(emptied.expect("simulate an old database").expect("count") > 0);
+    drop(db);
+    server.restart();
+    let client = server.client("alice", "pw");
+    assert_eq!(search(&client, BOOK, &needle).await, vec!["jane.vcf"], "found again through the index");
+    assert_eq!(search(&client, BOOK, &text_filter("EMAIL", "", "jane@home")).await, vec!["jane.vcf"]);
+    assert_eq!(
+        client.get(&format!("{BOOK}jane.vcf")).await.etag(),
+        etag_before,
+        "content and ETag untouched"
+    );
+    let db = rusqlite::Connection::open(server.data_dir().join("skjold.db")).expect("open the database");
+    let pending: i64 = db.query_row("SELECT count(*) FROM reindex_pending", [], |r| r.get(0)).expect("count");
+    assert_eq!(pending, 0);
+}

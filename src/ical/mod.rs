@@ -1,5 +1,5 @@
-//! The iCalendar ingest layer: byte-level unfolding, limits and structural
-//! checks that calcard does not do, then calcard for the parsed model.
+//! The iCalendar ingest layer: byte-level unfolding, limits, structural
+//! and semantic checks, recurrence ([`recur`]) and time zones ([`time`]).
 //!
 //! Folding is undone on bytes before UTF-8 validation, because clients fold
 //! at octet boundaries that can split a UTF-8 sequence (DEPENDENCIES.md).

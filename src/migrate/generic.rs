@@ -353,21 +353,30 @@ pub fn outlook_csv(bytes: &[u8], version: Version) -> Vec<Record> {
                 b.text("TEL", &types, &v);
             }
         }
-        for column in ["E-mail Address", "E-mail 2 Address", "E-mail 3 Address"] {
-            if let Some(v) = take(column) {
-                b.text("EMAIL", &[], &v);
+        for prefix in ["E-mail", "E-mail 2", "E-mail 3"] {
+            let address = take(&format!("{prefix} Address"));
+            let kind = take(&format!("{prefix} Type"));
+            let display = take(&format!("{prefix} Display Name"));
+            let Some(address) = address else { continue };
+            // "EX" is an Exchange directory name (/o=…/cn=…), not an address.
+            let smtp = kind.as_deref().is_none_or(|k| k.eq_ignore_ascii_case("SMTP"));
+            if smtp && super::mapping::is_email(&address) {
+                b.text("EMAIL", &[], &address);
+            } else {
+                let kind = kind.as_deref().unwrap_or("no type");
+                b.warnings
+                    .push(format!("{prefix} {address:?} ({kind}) is not an e-mail address; kept in NOTE"));
+                b.notes.push(format!("{prefix} as stored ({kind}): {address}"));
             }
-        }
-        for column in [
-            "E-mail Type",
-            "E-mail 2 Type",
-            "E-mail 3 Type",
-            "E-mail Display Name",
-            "E-mail 2 Display Name",
-            "E-mail 3 Display Name",
-        ] {
-            // Type "SMTP" and display names repeat what EMAIL and FN say.
-            take(column);
+            // Outlook's display name is usually "Name (address)": kept only when it says more.
+            if let Some(display) = display {
+                let rest = display.replace(&address, "");
+                let rest = rest.trim_matches(|c: char| c.is_whitespace() || "()<>\"'".contains(c));
+                if !rest.is_empty() && rest != full {
+                    b.warnings.push(format!("{prefix} display name {display:?} kept in NOTE"));
+                    b.notes.push(format!("{prefix} display name: {display}"));
+                }
+            }
         }
         if let Some(v) = take("Birthday").filter(|v| v != "0/0/00") {
             birthday(&mut b, &v);
@@ -548,11 +557,11 @@ fn ldif_entries(bytes: &[u8]) -> Vec<Vec<(String, String)>> {
     let mut current: Vec<(String, String)> = Vec::new();
     let mut lines: Vec<String> = Vec::new();
     for line in text.lines() {
-        if let Some(rest) = line.strip_prefix(' ') {
-            if let Some(last) = lines.last_mut() {
-                last.push_str(rest);
-                continue;
-            }
+        if let Some(rest) = line.strip_prefix(' ')
+            && let Some(last) = lines.last_mut()
+        {
+            last.push_str(rest);
+            continue;
         }
         lines.push(line.to_owned());
     }

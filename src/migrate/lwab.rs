@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-use rusqlite::{Connection, OpenFlags, params, types::ValueRef};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params, types::ValueRef};
 
 use super::csv;
 use super::mysql;
@@ -169,6 +169,18 @@ impl Lwab {
             lwab.stage_row(table, row)
         })?;
         lwab.conn.execute_batch("COMMIT").map_err(|e| e.to_string())?;
+        let rows: i64 = lwab
+            .conn
+            .query_row("SELECT (SELECT count(*) FROM ab_contact) + (SELECT count(*) FROM ab_meta)", [], |r| {
+                r.get(0)
+            })
+            .map_err(|e| e.to_string())?;
+        if rows == 0 {
+            return Err(format!(
+                "{} holds no LWAB data (no INSERT INTO ab_contact or ab_meta)",
+                path.display()
+            ));
+        }
         lwab.conn.execute_batch(STAGING_INDEXES).map_err(|e| e.to_string())?;
         lwab.prepare()?;
         Ok(lwab)
@@ -211,6 +223,16 @@ impl Lwab {
     /// Builds the lookup of memberships by owner (a temporary table, so
     /// that each owner's memberships are an index lookup).
     fn prepare(&self) -> Result<(), String> {
+        let version: Option<String> = self
+            .conn
+            .query_row("SELECT CAST(value AS TEXT) FROM ab_meta WHERE key = 'schema_version'", [], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(|e| format!("the database does not have the LWAB v1 schema: {e}"))?;
+        if let Some(v) = version.filter(|v| v.trim() != "1") {
+            return Err(format!("LWAB schema version {v} is not supported (only version 1)"));
+        }
         self.conn
             .execute_batch(
                 "PRAGMA temp_store = FILE;
@@ -382,14 +404,14 @@ impl Lwab {
     /// `ab_meta` key/value pairs (schema version, declared charset …).
     pub fn meta(&self) -> BTreeMap<String, String> {
         let mut out = BTreeMap::new();
-        if let Ok(mut stmt) = self.conn.prepare("SELECT key, value FROM ab_meta") {
-            if let Ok(rows) = stmt.query_map([], |r| Ok((raw(r.get_ref(0)?), raw(r.get_ref(1)?)))) {
-                for (k, v) in rows.flatten() {
-                    out.insert(
-                        crate::text::decode_guess(&k.unwrap_or_default()),
-                        crate::text::decode_guess(&v.unwrap_or_default()),
-                    );
-                }
+        if let Ok(mut stmt) = self.conn.prepare("SELECT key, value FROM ab_meta")
+            && let Ok(rows) = stmt.query_map([], |r| Ok((raw(r.get_ref(0)?), raw(r.get_ref(1)?))))
+        {
+            for (k, v) in rows.flatten() {
+                out.insert(
+                    crate::text::decode_guess(&k.unwrap_or_default()),
+                    crate::text::decode_guess(&v.unwrap_or_default()),
+                );
             }
         }
         out

@@ -2,8 +2,6 @@
 //! in a vCard property, or in NOTE / an `X-LEGACY-*` property, and whatever
 //! was altered or could not be mapped is said in the record's warnings.
 
-use std::collections::HashSet;
-
 use base64::Engine;
 use chrono::{Datelike, NaiveDate};
 use uuid::Uuid;
@@ -284,38 +282,39 @@ pub fn parse_birthday(value: &str, today: NaiveDate) -> (Birthday, Option<String
         _ => (v, None),
     };
     let parts: Vec<&str> = date_part.split('-').collect();
-    if let [y, m, d] = parts.as_slice() {
-        if digits(y) && digits(m) && digits(d) && y.len() == 4 {
-            let (y, m, d): (i32, u32, u32) =
-                (y.parse().unwrap_or(0), m.parse().unwrap_or(0), d.parse().unwrap_or(0));
-            if y == 1604 {
-                return match no_year(m, d) {
-                    Some(b) => (
-                        b,
-                        Some(format!(
-                            "birthday {v:?} uses Apple's 1604 for \"no year\"; stored without a year"
-                        )),
-                    ),
-                    None => text("is not a date"),
-                };
-            }
-            return match NaiveDate::from_ymd_opt(y, m, d) {
-                Some(_) if y < 1800 => text("has an implausible year"),
-                Some(date) if date > today => text("is in the future"),
-                Some(date) => {
-                    let note = time_part.map(|t| format!("birthday {v:?}: the time {t:?} was left out"));
-                    (Birthday::Full(date), note)
-                }
+    if let [y, m, d] = parts.as_slice()
+        && digits(y)
+        && digits(m)
+        && digits(d)
+        && y.len() == 4
+    {
+        let (y, m, d): (i32, u32, u32) =
+            (y.parse().unwrap_or(0), m.parse().unwrap_or(0), d.parse().unwrap_or(0));
+        if y == 1604 {
+            return match no_year(m, d) {
+                Some(b) => (
+                    b,
+                    Some(format!("birthday {v:?} uses Apple's 1604 for \"no year\"; stored without a year")),
+                ),
                 None => text("is not a date"),
             };
         }
+        return match NaiveDate::from_ymd_opt(y, m, d) {
+            Some(_) if y < 1800 => text("has an implausible year"),
+            Some(date) if date > today => text("is in the future"),
+            Some(date) => {
+                let note = time_part.map(|t| format!("birthday {v:?}: the time {t:?} was left out"));
+                (Birthday::Full(date), note)
+            }
+            None => text("is not a date"),
+        };
     }
     if let Some(rest) = v.strip_prefix("--") {
         let md: String = rest.chars().filter(|c| c.is_ascii_digit()).collect();
-        if md.len() == 4 {
-            if let Some(b) = no_year(md[..2].parse().unwrap_or(0), md[2..].parse().unwrap_or(0)) {
-                return (b, None);
-            }
+        if md.len() == 4
+            && let Some(b) = no_year(md[..2].parse().unwrap_or(0), md[2..].parse().unwrap_or(0))
+        {
+            return (b, None);
         }
         return text("is not a date");
     }
@@ -402,17 +401,40 @@ fn birthday_props(b: &mut Builder, birthday: &Birthday) {
 
 /// An address as written in a mail header (`"Name" <a@b>`), reduced to the address.
 fn email_address(value: &str) -> (String, Option<String>) {
-    if let (Some(open), Some(close)) = (value.rfind('<'), value.rfind('>')) {
-        if open < close {
-            let name = value[..open].trim().trim_matches('"').trim();
-            let addr = value[open + 1..close].trim().to_owned();
-            return (addr, (!name.is_empty()).then(|| name.to_owned()));
-        }
+    if let (Some(open), Some(close)) = (value.rfind('<'), value.rfind('>'))
+        && open < close
+    {
+        let name = value[..open].trim().trim_matches('"').trim();
+        let addr = value[open + 1..close].trim().to_owned();
+        return (addr, (!name.is_empty()).then(|| name.to_owned()));
     }
     (value.to_owned(), None)
 }
 
-fn is_email(addr: &str) -> bool {
+/// The TYPE of an address or URL; an unknown legacy type is kept in NOTE.
+fn home_or_work(kind: Option<&str>, what: &str, value: &str, b: &mut Builder) -> Vec<&'static str> {
+    match kind.map(str::to_ascii_lowercase).as_deref() {
+        Some("home") => vec!["home"],
+        Some("work") => vec!["work"],
+        None | Some("") | Some("other") => vec![],
+        Some(_) => {
+            let kind = kind.unwrap_or_default();
+            b.warn(format!("{what} {value:?}: unknown type {kind:?}; kept in NOTE"));
+            b.notes.push(format!("Type of the {what} {value}: {kind}"));
+            vec![]
+        }
+    }
+}
+
+/// A URL that is not stored as `URL`, with its legacy type, for NOTE.
+fn url_as_stored(kind: Option<&str>, url: &str) -> String {
+    match kind.filter(|k| !k.is_empty()) {
+        Some(k) => format!("Web address as stored ({k}): {url}"),
+        None => format!("Web address as stored: {url}"),
+    }
+}
+
+pub(super) fn is_email(addr: &str) -> bool {
     let mut parts = addr.split('@');
     let (Some(local), Some(domain), None) = (parts.next(), parts.next(), parts.next()) else { return false };
     !local.is_empty()
@@ -597,8 +619,13 @@ pub fn contact(
         birthday_props(&mut b, &birthday);
     }
 
-    let mut seen_emails: HashSet<String> = HashSet::new();
+    // Addresses and numbers listed twice become one property with the types of both.
+    let mut kept_emails: Vec<(String, Vec<&'static str>)> = Vec::new();
     for (kind, raw_value) in &emails {
+        let as_stored = |v: &str| match kind.as_deref().filter(|k| !k.is_empty()) {
+            Some(k) => format!("E-mail as stored ({k}): {v}"),
+            None => format!("E-mail as stored: {v}"),
+        };
         let (mut addr, display) = email_address(raw_value);
         if let Some(name) = display {
             b.warn(format!(
@@ -612,55 +639,83 @@ pub fn contact(
         }
         if !is_email(&addr) {
             b.warn(format!("e-mail {raw_value:?} is not an e-mail address; kept in NOTE"));
-            b.notes.push(format!("E-mail as stored: {raw_value}"));
+            b.notes.push(as_stored(raw_value));
             continue;
         }
-        if !seen_emails.insert(addr.to_lowercase()) {
-            b.warn(format!("e-mail {addr:?} is listed twice (ignoring case); kept once"));
-            continue;
+        let types = email_types(kind.as_deref());
+        if kind.as_deref().is_some_and(|k| {
+            !k.is_empty() && !matches!(k.to_ascii_lowercase().as_str(), "home" | "work" | "other")
+        }) {
+            b.warn(format!("e-mail {addr:?}: unknown type {kind:?}; kept in NOTE"));
+            b.notes.push(format!("E-mail type of {addr}: {}", kind.as_deref().unwrap_or_default()));
         }
-        let mut types = email_types(kind.as_deref());
+        match kept_emails.iter_mut().find(|(a, _)| a.eq_ignore_ascii_case(&addr)) {
+            Some((first, first_types)) => {
+                b.warn(format!(
+                    "e-mail {addr:?} ({}) is listed twice (ignoring case); kept once as {first:?} with both types",
+                    kind.as_deref().unwrap_or("no type")
+                ));
+                for t in types {
+                    if !first_types.contains(&t) {
+                        first_types.push(t);
+                    }
+                }
+            }
+            None => kept_emails.push((addr, types)),
+        }
+    }
+    for (addr, mut types) in kept_emails {
         if version == Version::V30 {
             types.insert(0, "internet");
-        }
-        if kind
-            .as_deref()
-            .is_some_and(|k| !matches!(k.to_ascii_lowercase().as_str(), "home" | "work" | "other"))
-        {
-            b.warn(format!("e-mail {addr:?}: unknown type {kind:?} left out"));
         }
         let params = b.types(&types);
         b.text("EMAIL", params, &addr);
     }
 
-    let mut seen_phones: HashSet<String> = HashSet::new();
+    let mut kept_phones: Vec<(String, String, Vec<&'static str>)> = Vec::new();
     for (kind, number) in &phones {
         let key: String =
             number.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_ascii_uppercase();
         if key.is_empty() {
-            b.warn(format!("phone {number:?} has no digits; left out"));
+            b.warn(format!("phone {number:?} has no digits; kept in NOTE"));
+            b.notes.push(format!("Phone as stored: {number}"));
             continue;
         }
-        if !seen_phones.insert(key) {
-            b.warn(format!("phone {number:?} is listed twice; kept once"));
-            continue;
+        let types = phone_types(kind.as_deref());
+        if types.is_empty()
+            && kind.as_deref().is_some_and(|k| !k.is_empty() && !k.eq_ignore_ascii_case("other"))
+        {
+            b.warn(format!("phone {number:?}: unknown type {kind:?}; kept in NOTE"));
+            b.notes.push(format!("Phone type of {number}: {}", kind.as_deref().unwrap_or_default()));
         }
-        let mut types = phone_types(kind.as_deref());
+        match kept_phones.iter_mut().find(|(k, _, _)| *k == key) {
+            Some((_, first, first_types)) => {
+                b.warn(format!(
+                    "phone {number:?} ({}) is listed twice; kept once as {first:?} with both types",
+                    kind.as_deref().unwrap_or("no type")
+                ));
+                for t in types {
+                    if !first_types.contains(&t) {
+                        first_types.push(t);
+                    }
+                }
+            }
+            None => kept_phones.push((key, number.clone(), types)),
+        }
+    }
+    for (_, number, mut types) in kept_phones {
         if version == Version::V30 && types.is_empty() {
             types.push("voice");
         }
         let params = b.types(&types);
-        b.text("TEL", params, number);
+        b.text("TEL", params, &number);
     }
 
     for (kind, parts) in &addresses {
         let value =
             parts.iter().map(|p| escape_text(p.as_deref().unwrap_or(""))).collect::<Vec<_>>().join(";");
-        let types = match kind.as_deref().map(str::to_ascii_lowercase).as_deref() {
-            Some("home") => vec!["home"],
-            Some("work") => vec!["work"],
-            _ => vec![],
-        };
+        let label = parts.iter().flatten().map(String::as_str).collect::<Vec<_>>().join(", ");
+        let types = home_or_work(kind.as_deref(), "address", &label, &mut b);
         let params = b.types(&types);
         b.raw("ADR", params, value);
     }
@@ -671,23 +726,24 @@ pub fn contact(
             .split_once(':')
             .map(|(s, _)| s.to_owned())
             .filter(|s| s.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)));
-        let value = match scheme.as_deref() {
+        // `www.example.com:8080/x` has no scheme: a dot is not in the schemes clients open.
+        let value = match scheme.as_deref().filter(|s| !s.contains('.')) {
             Some("http") | Some("https") | Some("ftp") | Some("mailto") | Some("tel") => url.clone(),
-            Some(other) if lower.contains("://") || !lower.contains('.') || other.len() > 10 => {
+            Some(other) => {
                 b.warn(format!(
                     "URL {url:?} uses the scheme {other:?}, which clients must not open; kept in NOTE"
                 ));
-                b.notes.push(format!("Web address as stored: {url}"));
+                b.notes.push(url_as_stored(kind.as_deref(), url));
                 continue;
             }
-            Some(_) | None if url.contains('.') && !url.contains(char::is_whitespace) => {
+            None if url.contains('.') && !url.contains(char::is_whitespace) => {
                 let fixed = format!("http://{url}");
                 b.warn(format!("URL {url:?} has no scheme; stored as {fixed:?}"));
                 fixed
             }
             _ => {
                 b.warn(format!("URL {url:?} is not a web address; kept in NOTE"));
-                b.notes.push(format!("Web address as stored: {url}"));
+                b.notes.push(url_as_stored(kind.as_deref(), url));
                 continue;
             }
         };
@@ -698,11 +754,7 @@ pub fn contact(
         } else {
             value
         };
-        let types = match kind.as_deref().map(str::to_ascii_lowercase).as_deref() {
-            Some("home") => vec!["home"],
-            Some("work") => vec!["work"],
-            _ => vec![],
-        };
+        let types = home_or_work(kind.as_deref(), "URL", &value, &mut b);
         let params = b.types(&types);
         b.raw("URL", params, value);
     }
@@ -869,6 +921,48 @@ mod tests {
         assert_eq!(image_kind(&png), Some("png"));
         assert_eq!(image_kind(&png[..png.len() - 1]), None);
         assert_eq!(image_kind(b"\xff\xd8\xff\xe0truncated"), None);
+    }
+
+    #[test]
+    fn only_urls_that_are_safe_to_open_become_url() {
+        let contact = LegacyContact {
+            id: 7,
+            owner: 1,
+            first_name: Some(b"Ann".to_vec()),
+            urls: [
+                "https://example.com/a b",
+                "www.example.com:8080/x",
+                "javascript:alert(1)",
+                "javascript:window.location='x'",
+                "data:text/html,<b>",
+                "no web address",
+            ]
+            .iter()
+            .map(|u| (Some(b"home".to_vec()), Some(u.as_bytes().to_vec())))
+            .collect(),
+            ..Default::default()
+        };
+        let record = contact_record(&contact);
+        let vcf = record.card.to_vcf();
+        let urls: Vec<&str> = vcf.lines().filter_map(|l| l.strip_prefix("URL;TYPE=HOME:")).collect();
+        assert_eq!(urls, ["https://example.com/a%20b", "http://www.example.com:8080/x"]);
+        let unfolded = vcf.replace("\r\n ", "");
+        for kept in [
+            "javascript:alert(1)",
+            "javascript:window.location='x'",
+            "data:text/html\\,<b>",
+            "no web address",
+        ] {
+            assert!(
+                unfolded.contains(&format!("Web address as stored (home): {kept}")),
+                "{kept} in {unfolded}"
+            );
+        }
+        assert_eq!(record.warnings.len(), 6, "{:?}", record.warnings);
+    }
+
+    fn contact_record(c: &LegacyContact) -> Record {
+        contact(c, &[], Version::V30, day()).unwrap()
     }
 
     #[test]

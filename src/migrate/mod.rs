@@ -118,6 +118,8 @@ pub struct Options {
     pub version: Version,
     pub include_trashed: bool,
     pub dry_run: bool,
+    /// Remove what earlier runs of this migration wrote (cards users changed stay).
+    pub undo: bool,
 }
 
 /// Reads an owner map: CSV lines `legacy_owner,username` (a header line is allowed).
@@ -162,6 +164,8 @@ pub struct OwnerReport {
     /// Cards a user changed since an earlier run, left as the user made them
     /// (where the source changed too, a warning says so).
     pub kept_user_edits: usize,
+    /// Cards an `--undo` run removed.
+    pub removed: usize,
     pub groups: usize,
     /// reason → count
     pub skipped: BTreeMap<String, usize>,
@@ -210,7 +214,7 @@ impl Report {
     /// The per-owner summary for the terminal.
     pub fn summary(&self) -> String {
         let mut out = String::new();
-        let verb = if self.dry_run { "would be" } else { "were" };
+        let not_migrated = if self.dry_run { "would not be migrated" } else { "were not migrated" };
         out.push_str(&format!(
             "{}{}\n",
             self.source,
@@ -219,7 +223,7 @@ impl Report {
         for o in &self.owners {
             let skipped = o.skipped.iter().map(|(r, n)| format!("{n} {r}")).collect::<Vec<_>>().join(", ");
             out.push_str(&format!(
-                "  owner {} → {} ({}): imported {}, updated {}, unchanged {}, kept user edits {}, groups {}, skipped {}{}, warnings {}{}\n",
+                "  owner {} → {} ({}): imported {}, updated {}, unchanged {}, kept user edits {}, {}groups {}, skipped {}{}, warnings {}{}\n",
                 o.legacy_owner,
                 o.user,
                 o.addressbook,
@@ -227,6 +231,7 @@ impl Report {
                 o.updated,
                 o.unchanged,
                 o.kept_user_edits,
+                if o.removed > 0 { format!("removed {}, ", o.removed) } else { String::new() },
                 o.groups,
                 o.skipped.values().sum::<usize>(),
                 if skipped.is_empty() { String::new() } else { format!(" ({skipped})") },
@@ -235,9 +240,7 @@ impl Report {
             ));
         }
         for (owner, n) in &self.unknown_owners {
-            out.push_str(&format!(
-                "  owner {owner}: not in the owner map; {n} contact(s) {verb} not migrated\n"
-            ));
+            out.push_str(&format!("  owner {owner}: not in the owner map; {n} contact(s) {not_migrated}\n"));
         }
         for note in &self.format_notes {
             out.push_str(&format!("  note: {note}\n"));
@@ -464,8 +467,13 @@ fn records_of_owner(
     let mut trashed = Vec::new();
     for c in &data.contacts {
         let trash = c.deleted != 0;
+        // Pending purge: deleted from the trash too; never brought back.
+        if c.deleted == 2 {
+            report.skip("contacts pending purge", 1);
+            continue;
+        }
         if trash && !options.include_trashed {
-            report.skip(if c.deleted == 2 { "contacts pending purge" } else { "contacts in the trash" }, 1);
+            report.skip("contacts in the trash", 1);
             continue;
         }
         let cats: Vec<String> = if trash {
@@ -559,7 +567,7 @@ async fn write_owner(
         report.skip("user missing", records.len());
         return Ok(());
     };
-    let book = target_book(store, principal.id, slug, options.dry_run).await?;
+    let book = target_book(store, principal.id, slug, options.dry_run || options.undo).await?;
     // What is there already, by UID, so that unchanged cards are left alone.
     let mut existing: HashMap<String, ObjectMeta> = HashMap::new();
     if let Some(book) = &book {
@@ -574,6 +582,12 @@ async fn write_owner(
                 break;
             }
         }
+    }
+    if options.undo {
+        if let Some(book) = &book {
+            undo_owner(store, options, book, records, &existing, report).await?;
+        }
+        return Ok(());
     }
     let probe = book.clone().unwrap_or(Collection {
         id: 0,
@@ -689,6 +703,55 @@ async fn write_owner(
         report.updated = 0;
         if matches!(e, StoreError::Backend(_)) {
             return Err(e.into());
+        }
+    }
+    Ok(())
+}
+
+/// Removes the cards of `records` that are still exactly as a migration
+/// wrote them; each removal is conditional on the ETag just read.
+async fn undo_owner(
+    store: &dyn Store,
+    options: &Options,
+    book: &Collection,
+    records: Vec<Record>,
+    existing: &HashMap<String, ObjectMeta>,
+    report: &mut OwnerReport,
+) -> Result<(), MigrateError> {
+    for record in records {
+        let Some(meta) = existing.get(&record.uid) else { continue };
+        let Some(current) = store.get_object(book.id, &meta.name).await? else { continue };
+        match earlier_run(&current.body) {
+            EarlierRun::Untouched { .. } => {
+                if !options.dry_run {
+                    let condition = Condition {
+                        if_match: Some(EtagMatch::Tags(vec![current.meta.etag.clone()])),
+                        if_none_match: None,
+                    };
+                    match store.delete_member(book.id, &meta.name, condition).await {
+                        Ok(()) => {}
+                        Err(StoreError::PreconditionFailed | StoreError::NotFound) => {
+                            report.warn(
+                                record.source.clone(),
+                                "changed while the undo ran; kept (run it again)",
+                            );
+                            report.kept_user_edits += 1;
+                            continue;
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                report.removed += 1;
+            }
+            EarlierRun::EditedByUser { digest: Some(_) } => {
+                report.kept_user_edits += 1;
+                report.warn(record.source.clone(), "changed by the user since it was migrated; kept");
+            }
+            EarlierRun::EditedByUser { digest: None } => {
+                report.kept_user_edits += 1;
+                report
+                    .warn(record.source.clone(), "a card with this UID was not written by a migration; kept");
+            }
         }
     }
     Ok(())

@@ -158,7 +158,7 @@ impl<'a> Cursor<'a> {
 }
 
 fn hex(digits: &[u8]) -> Result<Vec<u8>, String> {
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return Err("a hex literal has an odd number of digits".into());
     }
     digits

@@ -186,6 +186,10 @@ pub struct ObjectIndex {
     pub search: Vec<(String, String)>,
 }
 
+/// The card search row that marks a card with a value too long for the
+/// index: such a card is read whenever its address book is searched.
+pub const CARD_SEARCH_OVERFLOW: &str = "*";
+
 /// What the index can narrow a query by.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct QueryHint {
@@ -480,6 +484,13 @@ pub trait Store: Send + Sync + 'static {
         object: NewObject,
         condition: Condition,
     ) -> StoreFuture<'_, PutOutcome>;
+    /// Objects whose query indexes are to be computed again (stored before
+    /// those indexes existed).
+    fn objects_to_reindex(&self, limit: usize) -> StoreFuture<'_, Vec<Object>>;
+    /// Sets an object's query indexes (`None`: the body cannot be read any
+    /// more; it is made a candidate of every search). Content, ETag and sync
+    /// state stay as they are.
+    fn reindex_object(&self, object_id: i64, index: Option<ObjectIndex>) -> StoreFuture<'_, ()>;
     /// Stores many objects in one transaction, each under its own
     /// precondition: all or none.
     fn put_objects(

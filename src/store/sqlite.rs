@@ -24,6 +24,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../../schema/sqlite/0001_init.sql")),
     (2, "time_index", include_str!("../../schema/sqlite/0002_time_index.sql")),
     (3, "card_search", include_str!("../../schema/sqlite/0003_card_search.sql")),
+    (4, "reindex", include_str!("../../schema/sqlite/0004_reindex.sql")),
 ];
 
 /// Jobs the writer takes into one transaction at most.
@@ -1138,7 +1139,7 @@ impl Store for SqliteStore {
                  SELECT o.name FROM card_search s JOIN objects o ON o.id = s.object_id
                  WHERE o.collection_id = ? AND s.prop = '{}'
                  ORDER BY 1",
-                crate::vcard::OVERFLOW
+                super::CARD_SEARCH_OVERFLOW
             );
             let pattern = if needle.chars().count() >= 3 {
                 format!("\"{}\"", needle.replace('"', "\"\""))
@@ -1236,6 +1237,42 @@ impl Store for SqliteStore {
         condition: Condition,
     ) -> StoreFuture<'_, PutOutcome> {
         Box::pin(self.write(move |c, options| put_in(c, options, collection_id, object, condition)))
+    }
+
+    fn objects_to_reindex(&self, limit: usize) -> StoreFuture<'_, Vec<Object>> {
+        Box::pin(self.read(move |c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {META_COLUMNS}, body FROM objects
+                 WHERE id IN (SELECT object_id FROM reindex_pending ORDER BY object_id LIMIT ?1)"
+            ))?;
+            let rows = stmt.query_map([limit as i64], object_from_row)?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        }))
+    }
+
+    fn reindex_object(&self, object_id: i64, index: Option<ObjectIndex>) -> StoreFuture<'_, ()> {
+        Box::pin(self.write(move |c, _| {
+            match &index {
+                Some(index) => {
+                    c.prepare_cached(
+                        "UPDATE objects SET component = coalesce(?2, component), first_start = ?3, last_end = ?4,
+                             recurring = ?5 WHERE id = ?1",
+                    )?
+                    .execute(params![
+                        object_id,
+                        index.component,
+                        index.first_start,
+                        index.last_end,
+                        index.recurring as i64
+                    ])?;
+                    write_search_terms(c, object_id, &index.search, true)?;
+                }
+                // Unreadable now: always a candidate for searches.
+                None => write_search_terms(c, object_id, &[(super::CARD_SEARCH_OVERFLOW.into(), String::new())], true)?,
+            }
+            c.prepare_cached("DELETE FROM reindex_pending WHERE object_id = ?1")?.execute([object_id])?;
+            Ok(())
+        }))
     }
 
     fn put_objects(

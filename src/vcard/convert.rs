@@ -13,7 +13,8 @@
 //! * telephone URIs: `TEL;VALUE=uri:tel:+1-555` → `TEL:+1-555` in 3.0;
 //! * groups: vCard 4 `KIND:group` + `MEMBER` ⇄ Apple's
 //!   `X-ADDRESSBOOKSERVER-KIND:group` + `X-ADDRESSBOOKSERVER-MEMBER`;
-//! * `ANNIVERSARY` (4.0) ⇄ `X-ANNIVERSARY` (3.0); `CHARSET` parameters are dropped.
+//! * `ANNIVERSARY` (4.0) ⇄ `X-ANNIVERSARY` (3.0); `AGENT` (3.0) ⇄
+//!   `RELATED;TYPE=agent` (4.0); `CHARSET` parameters are dropped.
 
 use base64::Engine;
 
@@ -212,6 +213,24 @@ fn convert_prop(p: &VProp, target: Version) -> VProp {
             p.value.clone(),
         ),
         "X-ADDRESSBOOKSERVER-MEMBER" if to_v4 => VProp::new(group, "MEMBER", Vec::new(), p.value.clone()),
+        // AGENT is gone from 4.0; RELATED;TYPE=agent takes its place (RFC 6350 §6.6.6, Appendix A.2).
+        "AGENT" if to_v4 => {
+            let uri = p.param("VALUE").is_some_and(|v| v.eq_ignore_ascii_case("uri"));
+            let mut params = vec![Param { name: "TYPE".into(), values: vec!["agent".into()] }];
+            if !uri {
+                params.push(Param { name: "VALUE".into(), values: vec!["text".into()] });
+            }
+            VProp::new(group, "RELATED", params, p.value.clone())
+        }
+        "RELATED" if !to_v4 && p.types().iter().any(|t| t.eq_ignore_ascii_case("agent")) => {
+            let text = p.param("VALUE").is_some_and(|v| v.eq_ignore_ascii_case("text"));
+            let params = if text {
+                Vec::new()
+            } else {
+                vec![Param { name: "VALUE".into(), values: vec!["uri".into()] }]
+            };
+            VProp::new(group, "AGENT", params, p.value.clone())
+        }
         "TEL" if !to_v4 && p.param("VALUE").is_some_and(|v| v.eq_ignore_ascii_case("uri")) => {
             let value = p.value.strip_prefix("tel:").unwrap_or(&p.value).to_owned();
             preference(&VProp::new(group, "TEL", params_without(p, &["VALUE"]), value), false)

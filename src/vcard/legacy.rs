@@ -59,10 +59,32 @@ pub fn read_cards(bytes: &[u8], target: Option<Version>) -> Result<Vec<ReadCard>
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let mut cards = Vec::new();
     let mut current: Option<Vec<Vec<u8>>> = None;
+    // vCard 2.1 embeds the card of an AGENT after its `AGENT:` line.
+    let mut agent: Option<Vec<Vec<u8>>> = None;
     for line in logical_lines(bytes) {
         let upper: Vec<u8> = line.iter().take(12).map(u8::to_ascii_uppercase).collect();
+        if let Some(nested) = agent.as_mut() {
+            nested.push(line);
+            if upper.starts_with(b"END:VCARD") {
+                let text = agent.take().map(|lines| agent_text(&lines)).unwrap_or_default();
+                if let Some(lines) = current.as_mut() {
+                    lines.push(format!("AGENT:{}", crate::ical::tree::escape_text(&text)).into_bytes());
+                }
+            }
+            continue;
+        }
         if upper.starts_with(b"BEGIN:VCARD") {
-            current = Some(Vec::new());
+            let after_agent = current.as_ref().and_then(|lines| lines.last()).is_some_and(|l| {
+                l.eq_ignore_ascii_case(b"AGENT:") || l.eq_ignore_ascii_case(b"AGENT;VALUE=VCARD:")
+            });
+            if after_agent {
+                if let Some(lines) = current.as_mut() {
+                    lines.pop();
+                }
+                agent = Some(vec![line]);
+            } else {
+                current = Some(Vec::new());
+            }
         } else if upper.starts_with(b"END:VCARD") {
             if let Some(lines) = current.take() {
                 cards.push(read_card(lines, target)?);
@@ -71,10 +93,15 @@ pub fn read_cards(bytes: &[u8], target: Option<Version>) -> Result<Vec<ReadCard>
             lines.push(line);
         }
     }
-    if current.is_some() {
+    if current.is_some() || agent.is_some() {
         return Err("the last BEGIN:VCARD is never closed".into());
     }
     Ok(cards)
+}
+
+/// The text of an embedded AGENT card, one line per property, decoded.
+fn agent_text(lines: &[Vec<u8>]) -> String {
+    lines.iter().map(|l| text::decode_guess(l)).collect::<Vec<_>>().join("\n")
 }
 
 fn read_card(lines: Vec<Vec<u8>>, target: Option<Version>) -> Result<ReadCard, String> {
@@ -219,6 +246,26 @@ fn fallback_name(card: &Card) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_embedded_agent_card_stays_inside_its_card() {
+        let file = b"BEGIN:VCARD\r\nVERSION:2.1\r\nN:Boss;Big\r\nAGENT:\r\nBEGIN:VCARD\r\nVERSION:2.1\r\n\
+N:Assistant;Fake\r\nTEL;WORK:+1 555 0142\r\nEND:VCARD\r\nTEL:+1 555 0100\r\nEND:VCARD\r\n";
+        let cards = read_cards(file, Some(Version::V30)).unwrap();
+        assert_eq!(cards.len(), 1, "the agent is not a card of its own");
+        let card = &cards[0].card;
+        assert_eq!(card.get("N").map(|p| p.value.as_str()), Some("Boss;Big"));
+        assert_eq!(
+            card.get("TEL").map(|p| p.value.as_str()),
+            Some("+1 555 0100"),
+            "lines after the agent stay"
+        );
+        let agent = card.get("AGENT").expect("AGENT").text();
+        assert!(agent.contains("N:Assistant;Fake") && agent.contains("TEL;WORK:+1 555 0142"), "{agent}");
+        let v4 = crate::vcard::convert::convert(card, Version::V40).to_vcf();
+        assert!(v4.contains("RELATED;TYPE=agent;VALUE=text:BEGIN:VCARD\\n"), "{v4}");
+        assert!(read_cards(b"BEGIN:VCARD\r\nAGENT:\r\nBEGIN:VCARD\r\nN:x\r\n", None).is_err());
+    }
 
     #[test]
     fn vcard_21_with_quoted_printable_charset_and_bare_types() {

@@ -229,7 +229,7 @@ pub const SEARCHED: &[&str] =
 /// [`OVERFLOW`] row instead and is always read when searched.
 pub const SEARCH_VALUE_BYTES: usize = 16 * 1024;
 /// The index row that marks a card whose values did not all fit.
-pub const OVERFLOW: &str = "*";
+pub const OVERFLOW: &str = crate::store::CARD_SEARCH_OVERFLOW;
 
 /// (property, folded value) pairs for the search index: exactly the text a
 /// filter tests (the unescaped value), folded with i;unicode-casemap.
