@@ -14,7 +14,7 @@ use super::calendar_data::{self, CalendarDataRequest};
 use super::filter::{self, CompFilter, Evaluator, TimeRange};
 use crate::dav::error::{DavError, DavResult};
 use crate::dav::headers::{self, Depth};
-use crate::dav::hits::{Hit, PageWriter, member_name};
+use crate::dav::hits::{Hit, PageWriter, multiget_hrefs};
 use crate::dav::multistatus::{self, Out, PropRequest};
 use crate::dav::path::{Area, DavPath};
 use crate::dav::props::PropContext;
@@ -31,9 +31,6 @@ use crate::store::{Collection, CollectionKind, Object, ObjectMeta, QueryHint, Re
 const DATA: (&str, &str) = (CALDAV, "calendar-data");
 /// Objects evaluated per blocking task while streaming a query.
 const PAGE: usize = 100;
-/// Most hrefs one multiget may name.
-pub const MAX_MULTIGET_HREFS: usize = 10_000;
-
 /// The props part of a report body, with calendar-data taken out.
 struct Wanted {
     props: PropRequest,
@@ -268,29 +265,10 @@ pub async fn calendar_multiget(
         ));
     }
     let wanted = wanted(root)?;
-    let hrefs: Vec<String> =
-        root.elements().filter(|e| e.is(DAV, "href")).map(|e| e.text().trim().to_owned()).collect();
-    if hrefs.is_empty() {
-        return Err(DavError::bad_request("calendar-multiget needs at least one href"));
-    }
-    if hrefs.len() > MAX_MULTIGET_HREFS {
-        return Err(DavError::condition(
-            StatusCode::FORBIDDEN,
-            DAV,
-            "number-of-matches-within-limits",
-            format!("a multiget may name at most {MAX_MULTIGET_HREFS} resources"),
-        ));
-    }
     let base = collection_href(ctx, false);
     let floating = floating_zone(dav, root, Some(&collection)).await?;
-    // Each href must name a member of this calendar; anything else is 404.
-    let requested: Vec<(String, Option<String>)> = hrefs
-        .into_iter()
-        .map(|href| {
-            let name = member_name(&href, &base);
-            (href, name)
-        })
-        .collect();
+    // Each href must name a member of this collection; anything else is 404.
+    let requested = multiget_hrefs(root, "calendar-multiget", &base)?;
     let names: Vec<String> = requested.iter().filter_map(|(_, n)| n.clone()).collect();
     let writer = PageWriter {
         dav,

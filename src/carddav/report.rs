@@ -12,7 +12,7 @@ use http::{Response, StatusCode};
 use super::filter::{self, Filter};
 use super::{Representation, represent};
 use crate::dav::error::{DavError, DavResult};
-use crate::dav::hits::{Hit, PageWriter, member_name};
+use crate::dav::hits::{Hit, PageWriter, multiget_hrefs};
 use crate::dav::multistatus::{self, Out, PropRequest};
 use crate::dav::path::Area;
 use crate::dav::props::PropContext;
@@ -26,9 +26,6 @@ use crate::vcard::{self, Card, VProp};
 const PAGE: usize = 200;
 /// The element address data is returned in.
 const DATA: (&str, &str) = (CARDDAV, "address-data");
-/// Most hrefs one multiget may name.
-pub const MAX_MULTIGET_HREFS: usize = 10_000;
-
 /// A parsed `address-data` request: the representation and the properties.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AddressDataRequest {
@@ -344,27 +341,9 @@ pub async fn addressbook_multiget(
         ));
     }
     let wanted = wanted(root)?;
-    let hrefs: Vec<String> =
-        root.elements().filter(|e| e.is(DAV, "href")).map(|e| e.text().trim().to_owned()).collect();
-    if hrefs.is_empty() {
-        return Err(DavError::bad_request("addressbook-multiget needs at least one href"));
-    }
-    if hrefs.len() > MAX_MULTIGET_HREFS {
-        return Err(DavError::condition(
-            StatusCode::FORBIDDEN,
-            DAV,
-            "number-of-matches-within-limits",
-            format!("a multiget may name at most {MAX_MULTIGET_HREFS} resources"),
-        ));
-    }
     let base = ctx.path.href(true);
-    let requested: Vec<(String, Option<String>)> = hrefs
-        .into_iter()
-        .map(|href| {
-            let name = member_name(&href, &base);
-            (href, name)
-        })
-        .collect();
+    // Each href must name a member of this collection; anything else is 404.
+    let requested = multiget_hrefs(root, "addressbook-multiget", &base)?;
     let names: Vec<String> = requested.iter().filter_map(|(_, n)| n.clone()).collect();
     let writer = PageWriter {
         dav,

@@ -1,12 +1,15 @@
 //! Writing the objects a report found: their properties and their data
 //! (calendar-data, address-data), a page at a time.
 
+use http::StatusCode;
+
+use super::error::DavError;
 use super::multistatus::{self, Out, PropRequest};
 use super::path::{self, Area};
 use super::propfind::take_matching;
 use super::props::PropContext;
 use super::resource::Resource;
-use super::xml::XmlWriter;
+use super::xml::{DAV, Element, XmlWriter};
 use super::{Dav, DavResult};
 use crate::store::{Collection, ObjectMeta};
 
@@ -48,6 +51,34 @@ impl PageWriter<'_> {
         }
         Ok(())
     }
+}
+
+/// Most hrefs one multiget may name.
+pub const MAX_MULTIGET_HREFS: usize = 10_000;
+
+/// The hrefs of a multiget REPORT (`report` names it in errors), each with
+/// the member of `base` it names (`None`: not a member, answered 404).
+pub fn multiget_hrefs(root: &Element, report: &str, base: &str) -> DavResult<Vec<(String, Option<String>)>> {
+    let hrefs: Vec<String> =
+        root.elements().filter(|e| e.is(DAV, "href")).map(|e| e.text().trim().to_owned()).collect();
+    if hrefs.is_empty() {
+        return Err(DavError::bad_request(format!("{report} needs at least one href")));
+    }
+    if hrefs.len() > MAX_MULTIGET_HREFS {
+        return Err(DavError::condition(
+            StatusCode::FORBIDDEN,
+            DAV,
+            "number-of-matches-within-limits",
+            format!("a multiget may name at most {MAX_MULTIGET_HREFS} resources"),
+        ));
+    }
+    Ok(hrefs
+        .into_iter()
+        .map(|href| {
+            let name = member_name(&href, base);
+            (href, name)
+        })
+        .collect())
 }
 
 /// The member name an href points at, if it is a direct member of `base`.

@@ -41,8 +41,20 @@ impl CardBuilder {
         b
     }
 
+    /// A structured value (N, ADR, ORG): its parts escaped and joined by `;`.
+    fn structured(&mut self, name: &str, types: &[&str], parts: &[Option<&str>]) {
+        let value = parts.iter().map(|p| escape_text(p.unwrap_or(""))).collect::<Vec<_>>().join(";");
+        let params = self.type_params(types);
+        self.props.push(VProp::new(None, name, params, value));
+    }
+
     fn text(&mut self, name: &str, types: &[&str], value: &str) {
-        let params = if types.is_empty() {
+        let params = self.type_params(types);
+        self.props.push(VProp::new(None, name, params, escape_text(value)));
+    }
+
+    fn type_params(&self, types: &[&str]) -> Vec<Param> {
+        if types.is_empty() {
             vec![]
         } else {
             let t: Vec<String> = types
@@ -52,8 +64,7 @@ impl CardBuilder {
                 })
                 .collect();
             vec![Param { name: "TYPE".into(), values: vec![t.join(",")] }]
-        };
-        self.props.push(VProp::new(None, name, params, escape_text(value)));
+        }
     }
 
     fn raw(&mut self, name: &str, value: String) {
@@ -120,25 +131,23 @@ pub fn google_csv(bytes: &[u8], version: Version) -> Vec<Record> {
             b.text("FN", &[], &full);
         }
         if given.is_some() || family.is_some() || middle.is_some() {
-            let n = [&family, &given, &middle, &prefix, &suffix]
-                .iter()
-                .map(|p| escape_text(p.as_deref().unwrap_or("")))
-                .collect::<Vec<_>>()
-                .join(";");
-            b.raw("N", n);
+            b.structured(
+                "N",
+                &[],
+                &[
+                    family.as_deref(),
+                    given.as_deref(),
+                    middle.as_deref(),
+                    prefix.as_deref(),
+                    suffix.as_deref(),
+                ],
+            );
         }
         if let Some(v) = &nick {
             b.text("NICKNAME", &[], v);
         }
         if org.is_some() || dept.is_some() {
-            b.raw(
-                "ORG",
-                format!(
-                    "{};{}",
-                    escape_text(org.as_deref().unwrap_or("")),
-                    escape_text(dept.as_deref().unwrap_or(""))
-                ),
-            );
+            b.structured("ORG", &[], &[org.as_deref(), dept.as_deref()]);
         }
         if let Some(v) = &title {
             b.text("TITLE", &[], v);
@@ -174,16 +183,8 @@ pub fn google_csv(bytes: &[u8], version: Version) -> Vec<Record> {
                     .collect();
             if parts.iter().any(Option::is_some) {
                 let label = cell(&row, &format!("{adr_key}Label"));
-                let value = parts
-                    .iter()
-                    .map(|p| escape_text(p.as_deref().unwrap_or("")))
-                    .collect::<Vec<_>>()
-                    .join(";");
                 let types = google_types(label.as_deref());
-                b.text("ADR", &types, "");
-                if let Some(last) = b.props.last_mut() {
-                    *last = VProp::new(None, "ADR", last.params.clone(), value);
-                }
+                b.structured("ADR", &types, &parts.iter().map(Option::as_deref).collect::<Vec<_>>());
             }
         }
         if let Some(labels) = &labels {
@@ -279,23 +280,21 @@ pub fn outlook_csv(bytes: &[u8], version: Version) -> Vec<Record> {
             b.text("FN", &[], &full);
         }
         if given.is_some() || family.is_some() {
-            let n = [&family, &given, &middle, &title, &suffix]
-                .iter()
-                .map(|p| escape_text(p.as_deref().unwrap_or("")))
-                .collect::<Vec<_>>()
-                .join(";");
-            b.raw("N", n);
+            b.structured(
+                "N",
+                &[],
+                &[
+                    family.as_deref(),
+                    given.as_deref(),
+                    middle.as_deref(),
+                    title.as_deref(),
+                    suffix.as_deref(),
+                ],
+            );
         }
         let (company, dept, job) = (take("Company"), take("Department"), take("Job Title"));
         if company.is_some() || dept.is_some() {
-            b.raw(
-                "ORG",
-                format!(
-                    "{};{}",
-                    escape_text(company.as_deref().unwrap_or("")),
-                    escape_text(dept.as_deref().unwrap_or(""))
-                ),
-            );
+            b.structured("ORG", &[], &[company.as_deref(), dept.as_deref()]);
         }
         if let Some(v) = &job {
             b.text("TITLE", &[], v);
@@ -326,15 +325,7 @@ pub fn outlook_csv(bytes: &[u8], version: Version) -> Vec<Record> {
                     code,
                     country,
                 ];
-                let value = parts
-                    .iter()
-                    .map(|p| escape_text(p.as_deref().unwrap_or("")))
-                    .collect::<Vec<_>>()
-                    .join(";");
-                b.text("ADR", &types, "");
-                if let Some(last) = b.props.last_mut() {
-                    *last = VProp::new(None, "ADR", last.params.clone(), value);
-                }
+                b.structured("ADR", &types, &parts.iter().map(Option::as_deref).collect::<Vec<_>>());
             }
         }
         for (column, types) in [
@@ -486,14 +477,7 @@ pub fn ldif(bytes: &[u8], version: Version) -> Vec<Record> {
         let (company, dept) = (get("o").or_else(|| get("company")), get("ou").or_else(|| get("department")));
         used.extend(["o", "company", "ou", "department"].map(String::from));
         if company.is_some() || dept.is_some() {
-            b.raw(
-                "ORG",
-                format!(
-                    "{};{}",
-                    escape_text(company.as_deref().unwrap_or("")),
-                    escape_text(dept.as_deref().unwrap_or(""))
-                ),
-            );
+            b.structured("ORG", &[], &[company.as_deref(), dept.as_deref()]);
         }
         for (prefix, types) in [("mozillaHome", vec!["home"]), ("", vec!["work"])] {
             let part = |s: &str| get(&format!("{prefix}{s}"));
@@ -514,15 +498,7 @@ pub fn ldif(bytes: &[u8], version: Version) -> Vec<Record> {
             if !street.is_empty() || city.is_some() || region.is_some() || code.is_some() || country.is_some()
             {
                 let parts = [None, None, Some(street).filter(|s| !s.is_empty()), city, region, code, country];
-                let value = parts
-                    .iter()
-                    .map(|p| escape_text(p.as_deref().unwrap_or("")))
-                    .collect::<Vec<_>>()
-                    .join(";");
-                b.text("ADR", &types, "");
-                if let Some(last) = b.props.last_mut() {
-                    *last = VProp::new(None, "ADR", last.params.clone(), value);
-                }
+                b.structured("ADR", &types, &parts.iter().map(Option::as_deref).collect::<Vec<_>>());
             }
         }
         let (day, month, year) = (get("birthday"), get("birthmonth"), get("birthyear"));

@@ -168,7 +168,10 @@ fn configure(conn: &Connection) -> StoreResult<()> {
     conn.pragma_update(None, "foreign_keys", "ON")?;
     // Deleted data is overwritten, not left in free pages: deletion is real.
     conn.pragma_update(None, "secure_delete", "ON")?;
-    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    // Savepoint journals and large sorts spill to (unlinked) temporary
+    // files: in memory, an FTS5 segment merge inside a write job held a
+    // copy of every page it rewrote, which grows with the index.
+    conn.pragma_update(None, "temp_store", "FILE")?;
     Ok(())
 }
 
@@ -1123,30 +1126,37 @@ impl Store for SqliteStore {
         needle: String,
     ) -> StoreFuture<'_, Vec<String>> {
         Box::pin(self.read(move |c| {
-            let placeholders = vec!["?"; props.len().max(1)].join(",");
-            // The trigram index needs three characters; shorter needles scan
-            // the (short) index rows of this address book instead. Cards with
-            // a value too long for the index are always candidates.
-            let matching = if needle.chars().count() >= 3 {
-                "s.rowid IN (SELECT rowid FROM card_search_fts WHERE card_search_fts MATCH ?)"
+            // ?1 the address book, ?2 the needle, ?3… the properties.
+            let placeholders =
+                (0..props.len().max(1)).map(|i| format!("?{}", i + 3)).collect::<Vec<_>>().join(",");
+            let trigram = needle.chars().count() >= 3;
+            // The trigram index needs three characters: its hits are
+            // materialized first (as an IN subquery SQLite would run the
+            // virtual table scan once per candidate row, minutes on 50,000
+            // cards). Shorter needles scan the (short) index rows of this
+            // address book. Cards with a value too long for the index are
+            // always candidates.
+            let (with, from, matching) = if trigram {
+                (
+                    "WITH hits AS MATERIALIZED (SELECT rowid AS id FROM card_search_fts WHERE card_search_fts MATCH ?2)",
+                    "hits h JOIN card_search s ON s.rowid = h.id",
+                    "",
+                )
             } else {
-                "instr(s.value, ?) > 0"
+                ("", "card_search s", "AND instr(s.value, ?2) > 0")
             };
             let sql = format!(
-                "SELECT o.name FROM card_search s JOIN objects o ON o.id = s.object_id
-                 WHERE o.collection_id = ? AND s.prop IN ({placeholders}) AND {matching}
+                "{with}
+                 SELECT o.name FROM {from} JOIN objects o ON o.id = s.object_id
+                 WHERE o.collection_id = ?1 AND s.prop IN ({placeholders}) {matching}
                  UNION
                  SELECT o.name FROM card_search s JOIN objects o ON o.id = s.object_id
-                 WHERE o.collection_id = ? AND s.prop = '{}'
+                 WHERE o.collection_id = ?1 AND s.prop = '{}'
                  ORDER BY 1",
                 super::CARD_SEARCH_OVERFLOW
             );
-            let pattern = if needle.chars().count() >= 3 {
-                format!("\"{}\"", needle.replace('"', "\"\""))
-            } else {
-                needle
-            };
-            let mut args: Vec<&dyn rusqlite::ToSql> = vec![&collection_id];
+            let pattern = if trigram { format!("\"{}\"", needle.replace('"', "\"\"")) } else { needle };
+            let mut args: Vec<&dyn rusqlite::ToSql> = vec![&collection_id, &pattern];
             let empty = String::new();
             if props.is_empty() {
                 args.push(&empty);
@@ -1154,8 +1164,6 @@ impl Store for SqliteStore {
             for p in &props {
                 args.push(p);
             }
-            args.push(&pattern);
-            args.push(&collection_id);
             let mut stmt = c.prepare_cached(&sql)?;
             let rows = stmt.query_map(args.as_slice(), |r| r.get::<_, String>(0))?;
             Ok(rows.collect::<Result<_, _>>()?)
