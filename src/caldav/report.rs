@@ -14,7 +14,7 @@ use super::calendar_data::{self, CalendarDataRequest};
 use super::filter::{self, CompFilter, Evaluator, TimeRange};
 use crate::dav::error::{DavError, DavResult};
 use crate::dav::headers::{self, Depth};
-use crate::dav::hits::{Hit, PageWriter, multiget_hrefs};
+use crate::dav::hits::{Hit, PageWriter, multiget_hrefs, report_props, report_target};
 use crate::dav::multistatus::{self, Out, PropRequest};
 use crate::dav::path::{Area, DavPath};
 use crate::dav::props::PropContext;
@@ -38,21 +38,7 @@ struct Wanted {
 }
 
 fn wanted(root: &Element) -> DavResult<Wanted> {
-    let mut data = None;
-    let props = if let Some(prop) = root.child(DAV, "prop") {
-        let mut names = Vec::new();
-        for e in prop.elements() {
-            if e.is(CALDAV, "calendar-data") {
-                data = Some(CalendarDataRequest::parse(e)?);
-            }
-            names.push((e.ns.clone(), e.local.clone()));
-        }
-        PropRequest::Prop(names)
-    } else if root.child(DAV, "propname").is_some() {
-        PropRequest::PropName
-    } else {
-        PropRequest::AllProp { include: Vec::new() }
-    };
+    let (props, data) = report_props(root, DATA, CalendarDataRequest::parse)?;
     Ok(Wanted { props, data })
 }
 
@@ -138,23 +124,7 @@ fn evaluate(
 
 /// The calendar a report targets, and the object if it targets one.
 async fn target(dav: &Dav, ctx: &Ctx<'_>) -> DavResult<(Collection, Option<ObjectMeta>)> {
-    match resource::lookup(dav.store.as_ref(), ctx.user, &ctx.path).await? {
-        Lookup::Found(Resource::Collection { collection, .. })
-            if collection.kind == CollectionKind::Calendar =>
-        {
-            Ok((collection, None))
-        }
-        Lookup::Found(Resource::Object { parent, meta, .. }) if parent.kind == CollectionKind::Calendar => {
-            Ok((parent, Some(meta)))
-        }
-        Lookup::Found(_) => Err(DavError::condition(
-            StatusCode::FORBIDDEN,
-            DAV,
-            "supported-report",
-            "this report works on calendars and calendar objects",
-        )),
-        _ => Err(DavError::not_found()),
-    }
+    report_target(dav, ctx, CollectionKind::Calendar, "calendars and calendar objects").await
 }
 
 fn collection_href(ctx: &Ctx<'_>, object: bool) -> String {

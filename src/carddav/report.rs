@@ -12,11 +12,10 @@ use http::{Response, StatusCode};
 use super::filter::{self, Filter};
 use super::{Representation, represent};
 use crate::dav::error::{DavError, DavResult};
-use crate::dav::hits::{Hit, PageWriter, multiget_hrefs};
+use crate::dav::hits::{Hit, PageWriter, multiget_hrefs, report_props, report_target};
 use crate::dav::multistatus::{self, Out, PropRequest};
 use crate::dav::path::Area;
 use crate::dav::props::PropContext;
-use crate::dav::resource::{self, Lookup, Resource};
 use crate::dav::xml::{CARDDAV, DAV, Element};
 use crate::dav::{Body, Ctx, Dav, status_line};
 use crate::store::{Collection, CollectionKind, Object};
@@ -123,44 +122,14 @@ struct Wanted {
 }
 
 fn wanted(root: &Element) -> DavResult<Wanted> {
-    let mut data = None;
-    let props = if let Some(prop) = root.child(DAV, "prop") {
-        let mut names = Vec::new();
-        for e in prop.elements() {
-            if e.is(CARDDAV, "address-data") {
-                data = Some(AddressDataRequest::parse(e)?);
-            }
-            names.push((e.ns.clone(), e.local.clone()));
-        }
-        PropRequest::Prop(names)
-    } else if root.child(DAV, "propname").is_some() {
-        PropRequest::PropName
-    } else {
-        PropRequest::AllProp { include: Vec::new() }
-    };
+    let (props, data) = report_props(root, DATA, AddressDataRequest::parse)?;
     Ok(Wanted { props, data })
 }
 
 async fn target(dav: &Dav, ctx: &Ctx<'_>) -> DavResult<(Collection, Option<String>)> {
-    match resource::lookup(dav.store.as_ref(), ctx.user, &ctx.path).await? {
-        Lookup::Found(Resource::Collection { collection, .. })
-            if collection.kind == CollectionKind::Addressbook =>
-        {
-            Ok((collection, None))
-        }
-        Lookup::Found(Resource::Object { parent, meta, .. })
-            if parent.kind == CollectionKind::Addressbook =>
-        {
-            Ok((parent, Some(meta.name)))
-        }
-        Lookup::Found(_) => Err(DavError::condition(
-            StatusCode::FORBIDDEN,
-            DAV,
-            "supported-report",
-            "this report works on address books and their cards",
-        )),
-        _ => Err(DavError::not_found()),
-    }
+    let (book, card) =
+        report_target(dav, ctx, CollectionKind::Addressbook, "address books and their cards").await?;
+    Ok((book, card.map(|meta| meta.name)))
 }
 
 /// Checks and renders a page of cards on a blocking thread.

@@ -8,10 +8,10 @@ use super::multistatus::{self, Out, PropRequest};
 use super::path::{self, Area};
 use super::propfind::take_matching;
 use super::props::PropContext;
-use super::resource::Resource;
+use super::resource::{self, Lookup, Resource};
 use super::xml::{DAV, Element, XmlWriter};
-use super::{Dav, DavResult};
-use crate::store::{Collection, ObjectMeta};
+use super::{Ctx, Dav, DavResult};
+use crate::store::{Collection, CollectionKind, ObjectMeta};
 
 /// One object a report returns, with its rendered data if asked for.
 pub struct Hit {
@@ -50,6 +50,56 @@ impl PageWriter<'_> {
             multistatus::write_response(&mut out.w, ctx, &href, &resource, &own, self.props, &extra);
         }
         Ok(())
+    }
+}
+
+/// The properties a REPORT asks for, with its data element (calendar-data,
+/// address-data; `data` names it) taken out and parsed by `parse`.
+pub fn report_props<T>(
+    root: &Element,
+    data: (&str, &str),
+    parse: impl Fn(&Element) -> DavResult<T>,
+) -> DavResult<(PropRequest, Option<T>)> {
+    let mut request = None;
+    let props = if let Some(prop) = root.child(DAV, "prop") {
+        let mut names = Vec::new();
+        for e in prop.elements() {
+            if e.is(data.0, data.1) {
+                request = Some(parse(e)?);
+            }
+            names.push((e.ns.clone(), e.local.clone()));
+        }
+        PropRequest::Prop(names)
+    } else if root.child(DAV, "propname").is_some() {
+        PropRequest::PropName
+    } else {
+        PropRequest::AllProp { include: Vec::new() }
+    };
+    Ok((props, request))
+}
+
+/// The collection of `kind` a query REPORT addresses, and the member when
+/// it addresses one; any other resource does not support the report.
+pub async fn report_target(
+    dav: &Dav,
+    ctx: &Ctx<'_>,
+    kind: CollectionKind,
+    works_on: &str,
+) -> DavResult<(Collection, Option<ObjectMeta>)> {
+    match resource::lookup(dav.store.as_ref(), ctx.user, &ctx.path).await? {
+        Lookup::Found(Resource::Collection { collection, .. }) if collection.kind == kind => {
+            Ok((collection, None))
+        }
+        Lookup::Found(Resource::Object { parent, meta, .. }) if parent.kind == kind => {
+            Ok((parent, Some(meta)))
+        }
+        Lookup::Found(_) => Err(DavError::condition(
+            StatusCode::FORBIDDEN,
+            DAV,
+            "supported-report",
+            format!("this report works on {works_on}"),
+        )),
+        _ => Err(DavError::not_found()),
     }
 }
 
