@@ -239,7 +239,6 @@ pub async fn calendar_multiget(
     let floating = floating_zone(dav, root, Some(&collection)).await?;
     // Each href must name a member of this collection; anything else is 404.
     let requested = multiget_hrefs(root, "calendar-multiget", &base)?;
-    let names: Vec<String> = requested.iter().filter_map(|(_, n)| n.clone()).collect();
     let writer = PageWriter {
         dav,
         area: Area::Calendars,
@@ -249,24 +248,15 @@ pub async fn calendar_multiget(
         data: DATA,
     };
     let ctx_props = PropContext { dav, user: ctx.user, minimal };
-    let mut out = Out::buffered();
-    let mut found = std::collections::HashSet::new();
-    for chunk in names.chunks(PAGE) {
-        let objects = dav.store.get_objects(collection.id, chunk.to_vec()).await?;
-        let data = wanted.data.clone();
-        let floating = floating.clone();
-        let hits = tokio::task::spawn_blocking(move || evaluate(objects, None, data.as_ref(), &floating))
-            .await
-            .map_err(|_| DavError::internal())??;
-        found.extend(hits.iter().map(|h| h.meta.name.clone()));
-        writer.write(&mut out, &ctx_props, hits).await?;
-    }
-    for (href, name) in &requested {
-        if !name.as_ref().is_some_and(|n| found.contains(n)) {
-            multistatus::write_status_response(&mut out.w, href, StatusCode::NOT_FOUND);
-        }
-    }
-    out.finish().await.ok_or_else(DavError::internal)
+    writer
+        .multiget(&ctx_props, &requested, PAGE, |names| async {
+            let objects = dav.store.get_objects(collection.id, names).await?;
+            let (data, floating) = (wanted.data.clone(), floating.clone());
+            tokio::task::spawn_blocking(move || evaluate(objects, None, data.as_ref(), &floating))
+                .await
+                .map_err(|_| DavError::internal())?
+        })
+        .await
 }
 
 /// §7.10: busy time of the calendar (or of every calendar of a home).

@@ -13,7 +13,7 @@ use super::filter::{self, Filter};
 use super::{Representation, represent};
 use crate::dav::error::{DavError, DavResult};
 use crate::dav::hits::{Hit, PageWriter, multiget_hrefs, report_props, report_target};
-use crate::dav::multistatus::{self, Out, PropRequest};
+use crate::dav::multistatus::{self, PropRequest};
 use crate::dav::path::Area;
 use crate::dav::props::PropContext;
 use crate::dav::xml::{CARDDAV, DAV, Element};
@@ -313,7 +313,6 @@ pub async fn addressbook_multiget(
     let base = ctx.path.href(true);
     // Each href must name a member of this collection; anything else is 404.
     let requested = multiget_hrefs(root, "addressbook-multiget", &base)?;
-    let names: Vec<String> = requested.iter().filter_map(|(_, n)| n.clone()).collect();
     let writer = PageWriter {
         dav,
         area: Area::Addressbooks,
@@ -323,19 +322,11 @@ pub async fn addressbook_multiget(
         data: DATA,
     };
     let ctx_props = PropContext { dav, user: ctx.user, minimal };
-    let mut out = Out::buffered();
-    let mut found = std::collections::HashSet::new();
-    for chunk in names.chunks(PAGE) {
-        let hits = run_page(dav, collection.id, chunk.to_vec(), None, wanted.data.as_ref()).await?;
-        found.extend(hits.iter().map(|h| h.meta.name.clone()));
-        writer.write(&mut out, &ctx_props, hits).await?;
-    }
-    for (href, name) in &requested {
-        if !name.as_ref().is_some_and(|n| found.contains(n)) {
-            multistatus::write_status_response(&mut out.w, href, StatusCode::NOT_FOUND);
-        }
-    }
-    out.finish().await.ok_or_else(DavError::internal)
+    writer
+        .multiget(&ctx_props, &requested, PAGE, |names| {
+            run_page(dav, collection.id, names, None, wanted.data.as_ref())
+        })
+        .await
 }
 
 #[cfg(test)]

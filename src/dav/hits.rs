@@ -1,7 +1,7 @@
 //! Writing the objects a report found: their properties and their data
 //! (calendar-data, address-data), a page at a time.
 
-use http::StatusCode;
+use http::{Response, StatusCode};
 
 use super::error::DavError;
 use super::multistatus::{self, Out, PropRequest};
@@ -10,7 +10,7 @@ use super::propfind::take_matching;
 use super::props::PropContext;
 use super::resource::{self, Lookup, Resource};
 use super::xml::{DAV, Element, XmlWriter};
-use super::{Ctx, Dav, DavResult};
+use super::{Body, Ctx, Dav, DavResult};
 use crate::store::{Collection, CollectionKind, ObjectMeta};
 
 /// One object a report returns, with its rendered data if asked for.
@@ -32,6 +32,36 @@ pub struct PageWriter<'a> {
 }
 
 impl PageWriter<'_> {
+    /// A multiget answer (RFC 4791 §7.9, RFC 6352 §8.7): the hits `page`
+    /// finds among the named members, `page_size` at a time, then 404 for
+    /// every href that names nothing.
+    pub async fn multiget<F, Fut>(
+        &self,
+        ctx: &PropContext<'_>,
+        requested: &[(String, Option<String>)],
+        page_size: usize,
+        mut page: F,
+    ) -> DavResult<Response<Body>>
+    where
+        F: FnMut(Vec<String>) -> Fut,
+        Fut: std::future::Future<Output = DavResult<Vec<Hit>>>,
+    {
+        let names: Vec<String> = requested.iter().filter_map(|(_, n)| n.clone()).collect();
+        let mut out = Out::buffered();
+        let mut found = std::collections::HashSet::new();
+        for chunk in names.chunks(page_size) {
+            let hits = page(chunk.to_vec()).await?;
+            found.extend(hits.iter().map(|h| h.meta.name.clone()));
+            self.write(&mut out, ctx, hits).await?;
+        }
+        for (href, name) in requested {
+            if !name.as_ref().is_some_and(|n| found.contains(n)) {
+                multistatus::write_status_response(&mut out.w, href, StatusCode::NOT_FOUND);
+            }
+        }
+        out.finish().await.ok_or_else(DavError::internal)
+    }
+
     pub async fn write(&self, out: &mut Out, ctx: &PropContext<'_>, hits: Vec<Hit>) -> DavResult<()> {
         let ids = hits.iter().map(|h| h.meta.id).collect();
         let mut dead = self.dav.store.object_properties(ids).await?;
