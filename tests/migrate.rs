@@ -2635,6 +2635,7 @@ async fn command_errors_are_clear_and_change_nothing() {
     let missing_source = format!("lwab-sqlite:{}", missing.display());
     let vcard = format!("vcard:{}", legacy_file("vcard21.vcf"));
     let not_a_dump = format!("lwab-mysql:{}", legacy_file("lwab_v1.sqlite"));
+    let no_lwab_data = format!("lwab-mysql:{}", legacy_file("google.csv"));
     let books_before = books_of(&client, "alice").await;
     let token_before = sync_token(&client, &book_path("alice", "default")).await;
 
@@ -2652,6 +2653,7 @@ async fn command_errors_are_clear_and_change_nothing() {
         (vec!["--source", &sqlite, "--owner-map", "/nonexistent/owners.csv"], "owners.csv"),
         (vec!["--source", &sqlite, "--owner-map", &map, "--addressbook", "../evil"], "../evil"),
         (vec!["--source", &not_a_dump, "--owner-map", &map], "error"),
+        (vec!["--source", &no_lwab_data, "--owner-map", &map], "holds no LWAB data"),
     ];
     for (args, expected) in cases {
         let run = env.migrate(&args);

@@ -1417,3 +1417,50 @@ impl Store for SqliteStore {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{EtagMatch, NewObject};
+
+    fn card(uid: &str) -> NewObject {
+        NewObject {
+            name: format!("{uid}.vcf"),
+            content_type: "text/vcard".into(),
+            body: Bytes::from(format!(
+                "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:{uid}\r\nFN:{uid}\r\nEND:VCARD\r\n"
+            )),
+            index: ObjectIndex { uid: Some(uid.into()), ..Default::default() },
+        }
+    }
+
+    /// The migration writes an owner's cards with put_objects: one failed
+    /// precondition must leave every card of the batch unwritten.
+    #[tokio::test]
+    async fn put_objects_is_all_or_none_under_preconditions() {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            SqliteStore::open(&dir.path().join("t.db"), StoreOptions { default_quota: None, readers: 1 })
+                .unwrap();
+        let owner = crate::accounts::create_user(&store, "ann", "a-long-password", None, None).await.unwrap();
+        let home = store.home(owner.id, CollectionKind::AddressbookHome).await.unwrap();
+        let book = store.child_collections(home.id).await.unwrap().remove(0);
+        let created = Condition { if_match: None, if_none_match: Some(EtagMatch::Any) };
+        store.put_objects(book.id, vec![(card("old"), created.clone())]).await.unwrap();
+        let before = store.collection(book.id).await.unwrap().unwrap().revision;
+
+        let stale =
+            Condition { if_match: Some(EtagMatch::Tags(vec!["\"stale\"".into()])), if_none_match: None };
+        let result = store.put_objects(book.id, vec![(card("new"), created), (card("old"), stale)]).await;
+        assert!(matches!(result, Err(StoreError::PreconditionFailed)), "{result:?}");
+        assert!(
+            store.get_object(book.id, "new.vcf").await.unwrap().is_none(),
+            "the first card was rolled back"
+        );
+        assert_eq!(
+            store.collection(book.id).await.unwrap().unwrap().revision,
+            before,
+            "no sync-token change"
+        );
+    }
+}
